@@ -1,0 +1,330 @@
+//! Running a sync of one organisation: read the sources and the sink, plan, check the safety policy, apply,
+//! record.
+
+use crate::clock::{Clock, SystemClock};
+use crate::desired::DesiredState;
+use crate::executor::{ExecutorOptions, OpCounts, Progress, execute};
+use crate::model::{ConnectionGroup, ConnectionId, OrganisationId, RolePrecedence};
+use crate::plan::{Plan, PlanOptions, plan};
+use crate::report::{HeldRun, PlannedCounts, RunReport, RunStatus};
+use crate::safety::{Allowance, SafetyPolicy, Verdict, check};
+use crate::sink::{RosterSink, SinkError};
+use crate::source::{IdentitySource, SourceError, SourceSnapshot};
+use crate::state::{StateError, StateStore};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// Why a run could not even start or be recorded.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RunError {
+    /// Another worker is syncing this organisation.
+    #[error("organisation `{0}` is being synced by another worker")]
+    Busy(OrganisationId),
+    /// The sync state could not be read or written.
+    #[error(transparent)]
+    State(#[from] StateError),
+}
+
+/// Why reading failed (recorded in a failed run report).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReadError {
+    /// No source is configured for a connection a group uses.
+    #[error("no source is configured for connection `{0}`")]
+    NoSource(ConnectionId),
+    /// A source failed.
+    #[error("connection `{connection}`: {error}")]
+    Source {
+        /// The connection.
+        connection: ConnectionId,
+        /// What failed.
+        error: SourceError,
+    },
+    /// The sink failed.
+    #[error("the sink: {0}")]
+    Sink(#[from] SinkError),
+}
+
+/// Options of one run.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Plan only; apply and record nothing.
+    pub dry_run: bool,
+    /// An explicit approval given for this run (e.g. `--allow-suspensions N`).
+    pub allowance: Option<Allowance>,
+}
+
+/// A plan and what the safety policy says of it.
+#[derive(Debug, Clone)]
+pub struct PlannedRun {
+    /// The plan.
+    pub plan: Plan,
+    /// The verdict.
+    pub verdict: Verdict,
+    /// Members per scope this time.
+    pub scope_counts: BTreeMap<String, usize>,
+}
+
+/// The sync engine: sources by connection, one sink, the state store, the policy.
+pub struct Engine {
+    sink: Arc<dyn RosterSink>,
+    sources: BTreeMap<ConnectionId, Arc<dyn IdentitySource>>,
+    state: Arc<dyn StateStore>,
+    clock: Arc<dyn Clock>,
+    policy: SafetyPolicy,
+    precedence: RolePrecedence,
+    executor: ExecutorOptions,
+    owner: String,
+    lock_ttl: chrono::Duration,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("sources", &self.sources.keys().collect::<Vec<_>>())
+            .field("policy", &self.policy)
+            .field("owner", &self.owner)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Engine {
+    /// An engine writing to `sink` and remembering in `state`, with default policy, precedence and clock.
+    pub fn new(sink: Arc<dyn RosterSink>, state: Arc<dyn StateStore>) -> Engine {
+        Engine {
+            sink,
+            sources: BTreeMap::new(),
+            state,
+            clock: Arc::new(SystemClock),
+            policy: SafetyPolicy::default(),
+            precedence: RolePrecedence::default(),
+            executor: ExecutorOptions::default(),
+            owner: format!("worker-{}", uuid::Uuid::new_v4()),
+            lock_ttl: chrono::Duration::hours(2),
+        }
+    }
+
+    /// Adds the source of a connection.
+    pub fn with_source(mut self, source: Arc<dyn IdentitySource>) -> Engine {
+        self.sources.insert(source.connection().clone(), source);
+        self
+    }
+
+    /// Sets the safety policy.
+    pub fn with_policy(mut self, policy: SafetyPolicy) -> Engine {
+        self.policy = policy;
+        self
+    }
+
+    /// Sets the role precedence.
+    pub fn with_precedence(mut self, precedence: RolePrecedence) -> Engine {
+        self.precedence = precedence;
+        self
+    }
+
+    /// Sets how plans are applied.
+    pub fn with_executor(mut self, options: ExecutorOptions) -> Engine {
+        self.executor = options;
+        self
+    }
+
+    /// Sets the clock.
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Engine {
+        self.clock = clock;
+        self
+    }
+
+    /// Sets this worker's name for the organisation lock, and how long a lock lasts if a worker dies holding it.
+    pub fn with_owner(mut self, owner: impl Into<String>, lock_ttl: chrono::Duration) -> Engine {
+        self.owner = owner.into();
+        self.lock_ttl = lock_ttl;
+        self
+    }
+
+    async fn read(&self, groups: &[&ConnectionGroup]) -> Result<DesiredState, ReadError> {
+        let mut snapshots: Vec<(&ConnectionGroup, SourceSnapshot)> = Vec::with_capacity(groups.len());
+        for group in groups {
+            let source =
+                self.sources.get(&group.connection).ok_or_else(|| ReadError::NoSource(group.connection.clone()))?;
+            let snapshot = source
+                .snapshot(&group.scopes)
+                .await
+                .map_err(|error| ReadError::Source { connection: group.connection.clone(), error })?;
+            snapshots.push((group, snapshot));
+        }
+        Ok(DesiredState::build(snapshots.iter().map(|(g, s)| (*g, s)), &self.precedence))
+    }
+
+    /// Reads everything and plans, applying nothing.
+    pub async fn plan(
+        &self,
+        organisation: &OrganisationId,
+        groups: &[ConnectionGroup],
+    ) -> Result<PlannedRun, ReadError> {
+        let mine: Vec<&ConnectionGroup> = groups.iter().filter(|g| &g.organisation == organisation).collect();
+        let desired = self.read(&mine).await?;
+        let current = self.sink.current(organisation).await?;
+        let plan = plan(organisation, &desired, &current, &PlanOptions::default());
+        let previous = self.state.scope_counts(organisation).await.unwrap_or_default();
+        let verdict = check(&self.policy, &plan, &desired.scope_counts, &previous, None);
+        Ok(PlannedRun { plan, verdict, scope_counts: desired.scope_counts })
+    }
+
+    /// Syncs one organisation from the connection groups that target it: reads, plans, checks the policy, applies
+    /// (unless held or a dry run), and records the run. A source or sink failure is a recorded `Failed` run, not an
+    /// error; only a busy organisation or a broken state store is an error.
+    pub async fn run(
+        &self,
+        organisation: &OrganisationId,
+        groups: &[ConnectionGroup],
+        options: &RunOptions,
+        progress: &dyn Progress,
+    ) -> Result<RunReport, RunError> {
+        let started_at = self.clock.now();
+        if options.dry_run {
+            return self.run_locked(organisation, groups, options, progress, started_at).await;
+        }
+        if !self.state.try_lock(organisation, &self.owner, started_at + self.lock_ttl).await? {
+            return Err(RunError::Busy(organisation.clone()));
+        }
+        // If this future is dropped mid-run (a cancelled task, a shutdown), the guard still releases the lock, so
+        // the next run need not wait for it to expire.
+        let mut guard = LockGuard {
+            state: self.state.clone(),
+            organisation: organisation.clone(),
+            owner: self.owner.clone(),
+            armed: true,
+        };
+        let result = self.run_locked(organisation, groups, options, progress, started_at).await;
+        guard.armed = false;
+        self.state.unlock(organisation, &self.owner).await?;
+        result
+    }
+
+    async fn run_locked(
+        &self,
+        organisation: &OrganisationId,
+        groups: &[ConnectionGroup],
+        options: &RunOptions,
+        progress: &dyn Progress,
+        started_at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<RunReport, RunError> {
+        let mut report = RunReport {
+            id: uuid::Uuid::new_v4().to_string(),
+            organisation: organisation.clone(),
+            started_at,
+            finished_at: started_at,
+            status: RunStatus::Failed,
+            planned: PlannedCounts::default(),
+            applied: OpCounts::default(),
+            errors: Vec::new(),
+            hold_reasons: Vec::new(),
+            held_run: None,
+            failure: None,
+        };
+        let mine: Vec<&ConnectionGroup> = groups.iter().filter(|g| &g.organisation == organisation).collect();
+        let read = async {
+            let desired = self.read(&mine).await?;
+            let current = self.sink.current(organisation).await?;
+            Ok::<_, ReadError>((desired, current))
+        };
+        let (desired, current) = match read.await {
+            Ok(v) => v,
+            Err(e) => {
+                tracing::error!(organisation = %organisation, error = %e, "sync run failed before applying anything");
+                report.failure = Some(e.to_string());
+                report.finished_at = self.clock.now();
+                if !options.dry_run {
+                    self.state.save_run(&report).await?;
+                }
+                return Ok(report);
+            }
+        };
+        let plan = plan(organisation, &desired, &current, &PlanOptions::default());
+        report.planned = PlannedCounts::of(&plan);
+        let previous = self.state.scope_counts(organisation).await?;
+        let stored = if options.dry_run { None } else { self.state.take_allowance(organisation).await? };
+        let allowance = merge(options.allowance.as_ref(), stored.as_ref());
+        let verdict = check(&self.policy, &plan, &desired.scope_counts, &previous, allowance.as_ref());
+        if let Verdict::Hold(reasons) = verdict {
+            report.status = RunStatus::Held;
+            report.hold_reasons = reasons.clone();
+            report.finished_at = self.clock.now();
+            if !options.dry_run {
+                let held = HeldRun {
+                    id: report.id.clone(),
+                    organisation: organisation.clone(),
+                    held_at: report.finished_at,
+                    reasons,
+                    plan,
+                };
+                self.state.save_held(&held).await?;
+                report.held_run = Some(held.id.clone());
+                self.state.save_run(&report).await?;
+            }
+            for reason in &report.hold_reasons {
+                tracing::warn!(organisation = %organisation, "run held: {}", reason.explain());
+            }
+            return Ok(report);
+        }
+        if options.dry_run {
+            report.status = RunStatus::DryRun;
+            report.finished_at = self.clock.now();
+            return Ok(report);
+        }
+        for phase in plan.phases() {
+            if phase.is_empty() {
+                continue;
+            }
+            let outcome = execute(self.sink.as_ref(), organisation, &phase, &self.executor, progress).await;
+            report.applied.add_all(&outcome.applied);
+            report.errors.extend(outcome.errors);
+        }
+        report.status = if report.errors.is_empty() { RunStatus::Succeeded } else { RunStatus::PartiallyFailed };
+        self.state.save_scope_counts(organisation, &desired.scope_counts).await?;
+        report.finished_at = self.clock.now();
+        self.state.save_run(&report).await?;
+        Ok(report)
+    }
+}
+
+/// Releases an organisation's lock when a run is dropped before it could release it itself.
+struct LockGuard {
+    state: Arc<dyn StateStore>,
+    organisation: OrganisationId,
+    owner: String,
+    armed: bool,
+}
+
+impl Drop for LockGuard {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        let (state, organisation, owner) = (self.state.clone(), self.organisation.clone(), self.owner.clone());
+        match tokio::runtime::Handle::try_current() {
+            Ok(handle) => {
+                handle.spawn(async move {
+                    if let Err(e) = state.unlock(&organisation, &owner).await {
+                        tracing::warn!(organisation = %organisation, error = %e, "could not release the lock of a cancelled run");
+                    }
+                });
+            }
+            Err(_) => {
+                tracing::warn!(organisation = %organisation, "a cancelled run's lock is left to expire (no runtime)")
+            }
+        }
+    }
+}
+
+fn merge(a: Option<&Allowance>, b: Option<&Allowance>) -> Option<Allowance> {
+    match (a, b) {
+        (None, None) => None,
+        (Some(x), None) | (None, Some(x)) => Some(x.clone()),
+        (Some(x), Some(y)) => Some(Allowance {
+            suspensions: x.suspensions.max(y.suspensions),
+            empty_scopes: x.empty_scopes || y.empty_scopes,
+        }),
+    }
+}
