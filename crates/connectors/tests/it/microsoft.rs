@@ -1,0 +1,114 @@
+//! The Microsoft source against the fake Graph (testkit), with the engine's conformance suite.
+
+use connectors::microsoft::{MICROSOFT_365_REFUSAL, MicrosoftSource};
+use graph_client::auth::ClientCredentials;
+use graph_client::{Cloud, GraphClient, Tenant};
+use std::sync::Arc;
+use sync_engine::conformance::{SourceFixture, check_source};
+use sync_engine::model::{ConnectionId, Role, ScopeId, ScopeSelection};
+use sync_engine::source::{IdentitySource, SourceError};
+use testkit::graph::{FakeGraph, sample};
+use testkit::server::RunningServer;
+
+fn gid(n: u32) -> String {
+    format!("00000000-0000-4000-9000-{n:012}")
+}
+
+fn scope(n: u32, name: &str, role: Role) -> ScopeSelection {
+    ScopeSelection { scope: ScopeId::new(gid(n)), name: name.into(), role }
+}
+
+async fn source(fake: &FakeGraph) -> (MicrosoftSource, RunningServer) {
+    let server = fake.start().await.unwrap();
+    let cloud = Cloud::Custom { authority: FakeGraph::authority_url(&server), graph: FakeGraph::graph_url(&server) };
+    let tokens = ClientCredentials::new(
+        cloud.clone(),
+        Tenant::new(sample::TENANT_ID).unwrap(),
+        sample::CLIENT_ID,
+        sample::CLIENT_SECRET.to_owned().into(),
+    );
+    let graph = GraphClient::builder().cloud(cloud).token_source(Arc::new(tokens)).build().unwrap();
+    (MicrosoftSource::new(ConnectionId::new("northfield"), graph), server)
+}
+
+#[tokio::test]
+async fn conforms_to_the_engine_contract() {
+    let fake = sample::fake();
+    let (source, _server) = source(&fake).await;
+    let fixture = SourceFixture {
+        scopes: vec![
+            scope(1, "All Staff", Role::Staff),
+            scope(4, "Year 7", Role::Student),
+            scope(6, "All Pupils", Role::Student),
+        ],
+        missing_scope: Some(scope(999, "Deleted group", Role::Student)),
+        expected_people: Some(5 + 12),
+    };
+    let violations = check_source(&source, &fixture).await;
+    assert!(violations.is_empty(), "{violations:#?}");
+}
+
+#[tokio::test]
+async fn nested_groups_are_flattened_and_people_carry_every_scope_they_are_in() {
+    let fake = sample::fake();
+    let (source, _server) = source(&fake).await;
+    let snapshot =
+        source.snapshot(&[scope(4, "Year 7", Role::Student), scope(6, "All Pupils", Role::Student)]).await.unwrap();
+    // Year 7 = 7A + 7B (8 pupils) + Ruth Byrne directly; All Pupils = Year 7 + Year 8 (4 more pupils).
+    assert_eq!(snapshot.scope_counts[&ScopeId::new(gid(4))], 9);
+    assert_eq!(snapshot.scope_counts[&ScopeId::new(gid(6))], 13);
+    let ada = snapshot.people.iter().find(|p| p.given_name == "Ada").unwrap();
+    assert_eq!(ada.scopes.len(), 2);
+    assert_eq!(ada.email.as_deref(), Some("ada.pupil100@northfield.example"));
+    assert!(ada.enabled);
+}
+
+#[tokio::test]
+async fn a_microsoft_365_group_is_refused_by_name_with_the_reason() {
+    let fake = sample::fake();
+    let (source, _server) = source(&fake).await;
+    let err = source
+        .snapshot(&[scope(1, "All Staff", Role::Staff), scope(9, "Maths Department", Role::Staff)])
+        .await
+        .unwrap_err();
+    match err {
+        SourceError::UnsupportedScope { scope, reason } => {
+            assert_eq!(scope, ScopeId::new(gid(9)));
+            assert!(reason.contains("Maths Department"), "{reason}");
+            assert!(reason.contains(MICROSOFT_365_REFUSAL), "{reason}");
+        }
+        other => panic!("{other}"),
+    }
+}
+
+#[tokio::test]
+async fn distribution_and_mail_enabled_security_groups_are_accepted() {
+    let fake = sample::fake();
+    let (source, _server) = source(&fake).await;
+    let snapshot = source
+        .snapshot(&[scope(7, "Staff Room", Role::Staff), scope(8, "Parents Newsletter", Role::Staff)])
+        .await
+        .unwrap();
+    assert_eq!(snapshot.people.len(), 4);
+}
+
+#[tokio::test]
+async fn a_blocked_account_is_reported_disabled() {
+    let fake = sample::fake();
+    fake.set_account_enabled("00000000-0000-4000-8000-000000000010", false).unwrap();
+    let (source, _server) = source(&fake).await;
+    let snapshot = source.snapshot(&[scope(1, "All Staff", Role::Staff)]).await.unwrap();
+    let sam = snapshot.people.iter().find(|p| p.given_name == "Sam").unwrap();
+    assert!(!sam.enabled);
+}
+
+#[tokio::test]
+async fn throttling_and_server_errors_are_absorbed_by_the_retry_policy() {
+    let fake = sample::fake();
+    fake.faults().on("GET", "/v1.0/groups/").times(3).inject(testkit::faults::Fault::throttle(0));
+    fake.faults().on("POST", "/v1.0/$batch").times(1).inject(testkit::faults::Fault::status(503));
+    let (source, _server) = source(&fake).await;
+    let snapshot = source.snapshot(&[scope(1, "All Staff", Role::Staff)]).await.unwrap();
+    assert_eq!(snapshot.people.len(), 5);
+    assert_eq!(fake.counters().snapshot().throttled, 3);
+}
