@@ -1,0 +1,307 @@
+//! `daemon`: the scheduler (every few hours with jitter, per the configuration) and a local HTTP endpoint.
+//!
+//! Endpoints (no authentication: keep `daemon.listen` on localhost or behind a firewall):
+//!
+//! * `GET /healthz` — `200 {"status":"ok","running":…}`;
+//! * `GET /metrics` — Prometheus text format (see [`crate::metrics`]);
+//! * `GET /runs?limit=&org=` — recent runs, newest first, as JSON;
+//! * `POST /sync` — "sync all": every organisation is due now (`202`);
+//! * `POST /sync/{org}` — one organisation is due now (`202`, or `404` if it has no connection group).
+//!
+//! One run at a time, and one organisation is never synced twice at once (the engine's lock, shared with any
+//! other worker on the same store). On SIGINT/SIGTERM the HTTP endpoint stops, and a run in progress may finish
+//! for `daemon.shutdown_grace_seconds`; then it is cancelled cleanly (lock released, run recorded as interrupted).
+
+use crate::Outcome;
+use crate::app::{App, SyncOutcome};
+use crate::commands::{run_rows, status_name};
+use crate::metrics::Metrics;
+use crate::shutdown::Shutdown;
+use anyhow::Context;
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use sync_engine::model::OrganisationId;
+use sync_engine::{NoProgress, RunOptions, Scheduler};
+use tokio::sync::Notify;
+
+/// The longest the scheduler sleeps before looking again (so a clock change is noticed).
+const MAX_SLEEP: Duration = Duration::from_secs(300);
+
+/// The daemon's shared state: the app, the scheduler, the metrics.
+pub struct Daemon {
+    app: Arc<App>,
+    scheduler: Mutex<Scheduler>,
+    wake: Notify,
+    metrics: Metrics,
+    running: Mutex<Option<String>>,
+    grace: Duration,
+}
+
+impl std::fmt::Debug for Daemon {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Daemon").field("app", &self.app).finish_non_exhaustive()
+    }
+}
+
+/// An error answer: logged in full, shown to the client as a short JSON message.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    message: String,
+}
+
+impl ApiError {
+    fn internal(error: impl std::fmt::Display) -> ApiError {
+        tracing::error!(error = %error, "daemon request failed");
+        ApiError { status: StatusCode::INTERNAL_SERVER_ERROR, message: "internal error; see the daemon's log".into() }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status, axum::Json(serde_json::json!({ "error": self.message }))).into_response()
+    }
+}
+
+/// `GET /runs` parameters.
+#[derive(Debug, serde::Deserialize)]
+pub struct RunsQuery {
+    /// How many (default 50, at most 1000).
+    pub limit: Option<usize>,
+    /// One organisation only.
+    pub org: Option<String>,
+}
+
+impl Daemon {
+    /// A daemon for `app`, with the organisations of the configuration scheduled.
+    pub fn new(app: Arc<App>) -> Arc<Daemon> {
+        let mut scheduler = Scheduler::new(app.config().schedule(), random_seed());
+        scheduler.set_organisations(app.config().organisations(), chrono::Utc::now());
+        let grace = Duration::from_secs(app.config().daemon.shutdown_grace_seconds);
+        Arc::new(Daemon {
+            app,
+            scheduler: Mutex::new(scheduler),
+            wake: Notify::new(),
+            metrics: Metrics::default(),
+            running: Mutex::new(None),
+            grace,
+        })
+    }
+
+    /// The app.
+    pub fn app(&self) -> &Arc<App> {
+        &self.app
+    }
+
+    /// The metrics.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// "Sync all": every organisation is due now. Returns them.
+    pub fn trigger_all(&self) -> Vec<String> {
+        if let Ok(mut s) = self.scheduler.lock() {
+            s.trigger_all();
+        }
+        self.wake.notify_one();
+        self.app.config().organisations().iter().map(|o| o.to_string()).collect()
+    }
+
+    /// One organisation is due now; false if it is not scheduled.
+    pub fn trigger(&self, organisation: &str) -> bool {
+        let ok = self.scheduler.lock().map(|mut s| s.trigger(&OrganisationId::new(organisation))).unwrap_or(false);
+        if ok {
+            self.wake.notify_one();
+        }
+        ok
+    }
+
+    /// The HTTP endpoint.
+    pub fn router(self: &Arc<Self>) -> Router {
+        Router::new()
+            .route("/healthz", get(healthz))
+            .route("/metrics", get(metrics))
+            .route("/runs", get(runs))
+            .route("/sync", post(sync_all))
+            .route("/sync/{org}", post(sync_one))
+            .with_state(self.clone())
+    }
+
+    /// Runs organisations as they fall due until `shutdown`. A run in progress at shutdown may finish within the
+    /// grace period, then is cancelled cleanly.
+    pub async fn run_scheduler(self: Arc<Self>, shutdown: Shutdown) -> anyhow::Result<()> {
+        let engine = self.app.engine()?;
+        let mut stop = shutdown.clone();
+        loop {
+            if shutdown.is_requested() {
+                break;
+            }
+            let due = self.scheduler.lock().map(|mut s| s.due(chrono::Utc::now())).unwrap_or_default();
+            for item in due {
+                if shutdown.is_requested() {
+                    break;
+                }
+                let org = item.organisation;
+                tracing::info!(organisation = %org, trigger = ?item.trigger, "sync run starting");
+                if let Ok(mut r) = self.running.lock() {
+                    *r = Some(org.to_string());
+                }
+                self.metrics.set_running(true);
+                let cancel = grace_period(shutdown.clone(), self.grace);
+                let outcome = self.app.sync_org(&engine, &org, &RunOptions::default(), &NoProgress, &cancel.1).await;
+                cancel.0.abort();
+                self.metrics.set_running(false);
+                if let Ok(mut r) = self.running.lock() {
+                    *r = None;
+                }
+                match outcome {
+                    Ok(SyncOutcome::Ran(report)) => {
+                        tracing::info!(
+                            organisation = %org,
+                            status = status_name(report.status),
+                            created = report.applied.created,
+                            updated = report.applied.updated,
+                            suspended = report.applied.suspended,
+                            reactivated = report.applied.reactivated,
+                            errors = report.errors.len(),
+                            failure = report.failure.as_deref().unwrap_or(""),
+                            "sync run finished"
+                        );
+                        for reason in &report.hold_reasons {
+                            tracing::warn!(
+                                organisation = %org,
+                                held_run = report.held_run.as_deref().unwrap_or(""),
+                                "run held: {}; approve with `secure-schools-sync runs approve {}`",
+                                reason.explain(),
+                                report.held_run.as_deref().unwrap_or("?")
+                            );
+                        }
+                        if item.full
+                            && report.status != sync_engine::RunStatus::Failed
+                            && let Ok(mut s) = self.scheduler.lock()
+                        {
+                            s.full_done(&org, chrono::Utc::now());
+                        }
+                        self.metrics.record(&report);
+                    }
+                    Ok(SyncOutcome::Interrupted(report)) => self.metrics.record(&report),
+                    Ok(SyncOutcome::Busy { holder, .. }) => {
+                        tracing::warn!(organisation = %org, holder = ?holder.map(|h| h.0), "organisation busy; skipped this turn");
+                    }
+                    Err(e) => tracing::error!(organisation = %org, error = format!("{e:#}"), "sync run could not run"),
+                }
+            }
+            let now = chrono::Utc::now();
+            let next = self.scheduler.lock().ok().and_then(|s| s.next_due(now));
+            let wait = next.and_then(|t| (t - now).to_std().ok()).unwrap_or(MAX_SLEEP).min(MAX_SLEEP);
+            tokio::select! {
+                () = tokio::time::sleep(wait) => {}
+                () = self.wake.notified() => {}
+                () = stop.wait() => break,
+            }
+        }
+        tracing::info!("scheduler stopped");
+        Ok(())
+    }
+}
+
+/// A cancellation that fires `grace` after `shutdown` (the task that fires it, to abort once the run is over).
+fn grace_period(shutdown: Shutdown, grace: Duration) -> (tokio::task::JoinHandle<()>, Shutdown) {
+    let (trigger, cancel) = Shutdown::manual();
+    let mut shutdown = shutdown;
+    let task = tokio::spawn(async move {
+        shutdown.wait().await;
+        tracing::info!(grace_s = grace.as_secs(), "waiting for the run in progress to finish");
+        tokio::time::sleep(grace).await;
+        trigger.trigger();
+    });
+    (task, cancel)
+}
+
+fn random_seed() -> u64 {
+    let id = uuid::Uuid::new_v4();
+    let bytes = id.as_bytes();
+    u64::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7]])
+}
+
+async fn healthz(State(d): State<Arc<Daemon>>) -> Response {
+    let running = d.running.lock().ok().and_then(|r| r.clone());
+    axum::Json(serde_json::json!({ "status": "ok", "running": running })).into_response()
+}
+
+async fn metrics(State(d): State<Arc<Daemon>>) -> Response {
+    let held = d.app.store().held_runs().await.map(|h| h.len());
+    if let Err(e) = &held {
+        tracing::warn!(error = %e, "reading held runs for the metrics failed");
+    }
+    let body = d.metrics.render(&d.app, held.ok());
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body).into_response()
+}
+
+async fn runs(State(d): State<Arc<Daemon>>, Query(q): Query<RunsQuery>) -> Result<Response, ApiError> {
+    let limit = q.limit.unwrap_or(50).clamp(1, 1000);
+    let rows = run_rows(&d.app, q.org.as_deref(), limit).await.map_err(|e| ApiError::internal(format!("{e:#}")))?;
+    Ok(axum::Json(rows).into_response())
+}
+
+async fn sync_all(State(d): State<Arc<Daemon>>) -> Response {
+    let organisations = d.trigger_all();
+    tracing::info!(organisations = organisations.len(), "sync all requested over HTTP");
+    (StatusCode::ACCEPTED, axum::Json(serde_json::json!({ "status": "accepted", "organisations": organisations })))
+        .into_response()
+}
+
+async fn sync_one(State(d): State<Arc<Daemon>>, Path(org): Path<String>) -> Result<Response, ApiError> {
+    if !d.trigger(&org) {
+        return Err(ApiError {
+            status: StatusCode::NOT_FOUND,
+            message: format!("organisation `{org}` has no connection group in the configuration"),
+        });
+    }
+    tracing::info!(organisation = %org, "sync requested over HTTP");
+    Ok((StatusCode::ACCEPTED, axum::Json(serde_json::json!({ "status": "accepted", "organisations": [org] })))
+        .into_response())
+}
+
+/// Serves the HTTP endpoint on `listener` and runs the scheduler until `shutdown`.
+pub async fn serve_on(
+    daemon: Arc<Daemon>,
+    listener: tokio::net::TcpListener,
+    shutdown: Shutdown,
+) -> anyhow::Result<Outcome> {
+    let addr = listener.local_addr().context("reading the listening address")?;
+    tracing::info!(
+        listen = %addr,
+        organisations = daemon.app.config().organisations().len(),
+        every_hours = daemon.app.config().schedule.every_hours,
+        jitter_minutes = daemon.app.config().schedule.jitter_minutes,
+        "daemon started"
+    );
+    if !addr.ip().is_loopback() {
+        tracing::warn!(listen = %addr, "the daemon's endpoint has no authentication and listens beyond localhost");
+    }
+    let mut http_stop = shutdown.clone();
+    let server = axum::serve(listener, daemon.router()).with_graceful_shutdown(async move { http_stop.wait().await });
+    // Both on this task: the engine's futures borrow across awaits in ways that are not `Send` for every
+    // lifetime, so the scheduler is not spawned.
+    let (served, scheduled) =
+        tokio::join!(std::future::IntoFuture::into_future(server), daemon.clone().run_scheduler(shutdown));
+    served.context("the HTTP endpoint")?;
+    scheduled.context("the scheduler")?;
+    tracing::info!("daemon stopped");
+    Ok(Outcome::Success)
+}
+
+/// `daemon`: binds `daemon.listen` and runs until SIGINT/SIGTERM.
+pub async fn serve(app: App, shutdown: Shutdown) -> anyhow::Result<Outcome> {
+    let listen = app.config().daemon.listen;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("listening on {listen} (daemon.listen)"))?;
+    serve_on(Daemon::new(Arc::new(app)), listener, shutdown).await
+}

@@ -1,0 +1,9 @@
+//! End-to-end tests of secure-schools-sync against the testkit fakes, in-process.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod cli;
+mod daemon;
+mod doctor;
+mod faults;
+mod support;
+mod sync;
