@@ -27,7 +27,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use sync_engine::model::OrganisationId;
 use sync_engine::{NoProgress, RunOptions, Scheduler};
-use tokio::sync::Notify;
+use tokio::sync::{Notify, watch};
 
 /// The longest the scheduler sleeps before looking again (so a clock change is noticed).
 const MAX_SLEEP: Duration = Duration::from_secs(300);
@@ -40,6 +40,8 @@ pub struct Daemon {
     metrics: Metrics,
     running: Mutex<Option<String>>,
     grace: Duration,
+    /// How many scheduled turns have ended since start (see [`Daemon::finished_runs`]).
+    finished: watch::Sender<u64>,
 }
 
 impl std::fmt::Debug for Daemon {
@@ -90,6 +92,7 @@ impl Daemon {
             metrics: Metrics::default(),
             running: Mutex::new(None),
             grace,
+            finished: watch::Sender::new(0),
         })
     }
 
@@ -101,6 +104,13 @@ impl Daemon {
     /// The metrics.
     pub fn metrics(&self) -> &Metrics {
         &self.metrics
+    }
+
+    /// Watches how many scheduled turns have ended since start: a run finished (its outcome already in the run history
+    /// and the metrics, so a watcher that sees the count move can read both), a run skipped because another process
+    /// held the organisation, or a run that could not start. Wait on it for a triggered run instead of polling.
+    pub fn finished_runs(&self) -> watch::Receiver<u64> {
+        self.finished.subscribe()
     }
 
     /// "Sync all": every organisation is due now. Returns them.
@@ -195,6 +205,7 @@ impl Daemon {
                     }
                     Err(e) => tracing::error!(organisation = %org, error = format!("{e:#}"), "sync run could not run"),
                 }
+                self.finished.send_modify(|n| *n += 1);
             }
             let now = chrono::Utc::now();
             let next = self.scheduler.lock().ok().and_then(|s| s.next_due(now));
