@@ -267,3 +267,27 @@ async fn doctor_checks_delegation_and_that_the_admin_can_read_each_unit() {
     );
     assert_eq!(report.find("google.read_users")[0].status, doctor::Status::Skip);
 }
+
+#[test]
+fn google_connections_are_checked_with_the_key_named() {
+    let base =
+        "[secure_schools]\nbase_url = \"https://ss.example/\"\n\n[[connections]]\nname = \"g\"\nkind = \"google\"\n";
+    let parse = |extra: &str| Config::parse(&format!("{base}{extra}"), std::path::Path::new("c.toml"));
+    let ok = parse(
+        "service_account_key_env = \"GOOGLE_KEY\"\nadmin_subject = \"a@x.org\"\n\n[[connection_groups]]\nname = \"S\"\norganisation = \"o\"\nconnection = \"g\"\ngroups = [{ path = \"/S/Students\", role = \"student\" }]\n",
+    );
+    let config = ok.unwrap();
+    assert_eq!(config.connection_groups()[0].scopes[0].scope.as_str(), "/S/Students");
+    let err = parse("service_account_key_env = \"GOOGLE_KEY\"\n").unwrap_err().to_string();
+    assert!(err.contains("admin_subject"), "{err}");
+    let err = parse("admin_subject = \"a@x.org\"\n").unwrap_err().to_string();
+    assert!(err.contains("service_account_key_file"), "{err}");
+    let err = parse("admin_subject = \"a@x.org\"\nservice_account_key_env = \"GOOGLE_KEY\"\ncustomer = \"my_customer\"\ndomain = \"x.org\"\n")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("connections[0].domain") && err.contains("c.toml:10"), "{err}");
+    let err = parse("admin_subject = \"a@x.org\"\nservice_account_key_env = \"GOOGLE_KEY\"\n\n[[connection_groups]]\nname = \"S\"\norganisation = \"o\"\nconnection = \"g\"\ngroups = [{ id = \"Students\", role = \"student\" }]\n")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("groups[0].id") && err.contains("full path"), "{err}");
+}
