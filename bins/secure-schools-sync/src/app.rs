@@ -1,12 +1,16 @@
-//! Wiring: the store, the Secure Schools client, one Graph client per connection with the right token source, and
-//! the sync engine built from them.
+//! Wiring: the store, the Secure Schools client, one Graph client per Microsoft connection with the right token
+//! source, one Directory client per Google connection (a service account acting as an admin), and the sync engine
+//! built from them.
 
 use crate::config::{AuthMode, Config, ConnectionConfig};
 use crate::shutdown::Shutdown;
 use anyhow::{Context, anyhow, bail};
 use async_trait::async_trait;
+use connectors::google::GoogleSource;
 use connectors::microsoft::MicrosoftSource;
 use connectors::secure_schools::SecureSchoolsSink;
+use google_directory_client::auth::DelegatedServiceAccount;
+use google_directory_client::{Account, DirectoryClient, DirectoryStats, ServiceAccountKey};
 use graph_client::auth::{ClientCredentials, RefreshTokenSource, TokenSource, TokenStore, TokenStoreError};
 use graph_client::{Cloud, GraphClient, Tenant, ThrottleStats};
 use http_retry::{Retrier, RetryPolicy};
@@ -113,6 +117,35 @@ impl Microsoft {
     }
 }
 
+/// One Google Workspace connection, ready to use.
+pub struct Google {
+    /// Its configuration.
+    pub config: ConnectionConfig,
+    /// The service account acting as the admin (its token requests check domain-wide delegation).
+    pub tokens: Arc<DelegatedServiceAccount>,
+    /// The Directory API client.
+    pub directory: DirectoryClient,
+    /// Requests, throttling and retries seen by the client (for metrics).
+    pub stats: Arc<DirectoryStats>,
+}
+
+impl fmt::Debug for Google {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Google")
+            .field("connection", &self.config.name)
+            .field("service_account", &self.tokens.key().client_email())
+            .field("admin_subject", &self.tokens.subject())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Google {
+    /// The connection's id as the engine knows it.
+    pub fn id(&self) -> ConnectionId {
+        ConnectionId::new(self.config.name.clone())
+    }
+}
+
 /// The delegated permissions asked for at sign-in: read the signed-in user and their roles, read users, read
 /// group memberships.
 pub fn delegated_scopes(cloud: &Cloud) -> Vec<String> {
@@ -161,6 +194,7 @@ pub struct App {
     secure_schools: Result<SecureSchoolsClient, String>,
     secure_schools_stats: Arc<ThrottleStats>,
     microsoft: BTreeMap<String, Result<Arc<Microsoft>, String>>,
+    google: BTreeMap<String, Result<Arc<Google>, String>>,
     options: AppOptions,
     owner: String,
 }
@@ -231,7 +265,16 @@ impl App {
                 .map_err(|e| format!("the Secure Schools client: {e}")),
         };
         let mut microsoft = BTreeMap::new();
+        let mut google = BTreeMap::new();
         for connection in &config.connections {
+            if connection.is_google() {
+                let built = build_google(connection, &options).map(Arc::new);
+                if let Err(e) = &built {
+                    tracing::debug!(connection = %connection.name, error = %e, "connection not usable");
+                }
+                google.insert(connection.name.clone(), built);
+                continue;
+            }
             let built = build_microsoft(connection, &store, &secrets, &options).map(Arc::new);
             if let Err(e) = &built {
                 tracing::debug!(connection = %connection.name, error = %e, "connection not usable");
@@ -244,7 +287,7 @@ impl App {
             std::process::id(),
             &uuid::Uuid::new_v4().simple().to_string()[..8]
         );
-        Ok(App { config, store, secure_schools, secure_schools_stats, microsoft, options, owner })
+        Ok(App { config, store, secure_schools, secure_schools_stats, microsoft, google, options, owner })
     }
 
     /// The configuration.
@@ -280,12 +323,25 @@ impl App {
     /// A Microsoft connection by name, or why it cannot be used.
     pub fn microsoft(&self, name: &str) -> anyhow::Result<&Arc<Microsoft>> {
         match self.microsoft.get(name) {
+            None if self.google.contains_key(name) => {
+                bail!("connection `{name}` is a Google Workspace connection, not a Microsoft one")
+            }
             None => bail!(
                 "no connection is named `{name}` in the configuration (connections: {})",
-                self.microsoft.keys().cloned().collect::<Vec<_>>().join(", ")
+                self.config.connections.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ")
             ),
             Some(Err(e)) => bail!("connection `{name}`: {e}"),
             Some(Ok(m)) => Ok(m),
+        }
+    }
+
+    /// A Google connection by name, or why it cannot be used.
+    pub fn google(&self, name: &str) -> anyhow::Result<&Arc<Google>> {
+        match self.google.get(name) {
+            None if self.microsoft.contains_key(name) => bail!("connection `{name}` is a Microsoft connection"),
+            None => bail!("no Google connection is named `{name}` in the configuration"),
+            Some(Err(e)) => bail!("connection `{name}`: {e}"),
+            Some(Ok(g)) => Ok(g),
         }
     }
 
@@ -331,6 +387,12 @@ impl App {
         for (name, microsoft) in &self.microsoft {
             match microsoft {
                 Ok(m) => engine = engine.with_source(Arc::new(MicrosoftSource::new(m.id(), m.graph.clone()))),
+                Err(e) => tracing::warn!(connection = %name, error = %e, "connection left out: it cannot be used"),
+            }
+        }
+        for (name, google) in &self.google {
+            match google {
+                Ok(g) => engine = engine.with_source(Arc::new(GoogleSource::new(g.id(), g.directory.clone()))),
                 Err(e) => tracing::warn!(connection = %name, error = %e, "connection left out: it cannot be used"),
             }
         }
@@ -464,6 +526,40 @@ fn build_microsoft(
         .build()
         .map_err(|e| e.to_string())?;
     Ok(Microsoft { config: connection.clone(), cloud, tenant, tokens, graph, stats })
+}
+
+fn build_google(connection: &ConnectionConfig, options: &AppOptions) -> Result<Google, String> {
+    let key = match (&connection.service_account_key_file, &connection.service_account_key_env) {
+        (Some(path), _) => ServiceAccountKey::from_file(path).map_err(|e| e.to_string())?,
+        (None, Some(var)) => {
+            let json = env_secret(var).ok_or_else(|| {
+                format!("the service account key is read from the environment variable {var}, which is not set")
+            })?;
+            ServiceAccountKey::from_json(json.expose_secret())
+                .map_err(|e| format!("the environment variable {var}: {e}"))?
+        }
+        (None, None) => return Err("no service account key is configured".into()),
+    };
+    let subject = connection.admin_subject.clone().unwrap_or_default();
+    let stats = Arc::new(DirectoryStats::default());
+    let account = match (&connection.customer, &connection.domain) {
+        (_, Some(domain)) => Account::Domain(domain.clone()),
+        (Some(customer), None) => Account::Customer(customer.clone()),
+        (None, None) => Account::default(),
+    };
+    let mut builder = DirectoryClient::builder()
+        .account(account)
+        .retry_policy(options.retry_policy.clone().unwrap_or_default())
+        .observer(stats.clone());
+    if let Some(url) = &connection.directory_url {
+        builder = builder.base_url(url.clone());
+    }
+    let tokens = Arc::new(
+        DelegatedServiceAccount::new(key, subject, google_directory_client::auth::SCOPES)
+            .with_retrier(builder.retrier()),
+    );
+    let directory = builder.token_source(tokens.clone()).build().map_err(|e| e.to_string())?;
+    Ok(Google { config: connection.clone(), tokens, directory, stats })
 }
 
 /// This machine's name, as lock owners carry it.

@@ -177,8 +177,57 @@ fn group_row(group: &Group, selections: &BTreeMap<String, Vec<Selection>>) -> Gr
     }
 }
 
+/// The kind `groups` shows for a Google organisational unit.
+pub const ORGANISATIONAL_UNIT: &str = "organisational unit";
+
+/// The organisational units of a Google connection as `groups` rows: every unit (the top unit `/` first), syncable,
+/// with the organisations that select it. A unit includes the units under it, so selecting a school's unit takes
+/// in its `Students/Year 7` and the rest.
+async fn google_rows(app: &App, connection: &str, search: Option<&str>) -> anyhow::Result<Vec<GroupRow>> {
+    let g = app.google(connection)?;
+    let units = match g.directory.org_units().await {
+        Ok(units) => units,
+        Err(e) => {
+            let hint = if e.is_unauthorized() || e.is_forbidden() {
+                " (`secure-schools-sync doctor` checks the domain-wide delegation and the admin's rights)"
+            } else {
+                ""
+            };
+            bail!("listing the organisational units of `{connection}`: {e}{hint}");
+        }
+    };
+    let mut paths: Vec<(String, String)> = vec![("/".to_owned(), "(the whole account)".to_owned())];
+    paths.extend(units.into_iter().map(|u| (u.org_unit_path, u.description.unwrap_or_default())));
+    paths.sort_by_key(|(p, _)| p.to_lowercase());
+    let wanted = search.map(|s| s.trim().to_lowercase()).filter(|s| !s.is_empty());
+    let mut selections: BTreeMap<String, Vec<Selection>> = BTreeMap::new();
+    for cg in app.config().connection_groups.iter().filter(|g| g.connection == connection) {
+        for unit in &cg.groups {
+            let key = unit.id.trim_end_matches('/').to_lowercase();
+            selections
+                .entry(if key.is_empty() { "/".into() } else { key })
+                .or_default()
+                .push(Selection { organisation: cg.organisation.clone(), role: unit.role.clone() });
+        }
+    }
+    Ok(paths
+        .into_iter()
+        .filter(|(p, d)| wanted.as_ref().is_none_or(|w| p.to_lowercase().contains(w) || d.to_lowercase().contains(w)))
+        .map(|(path, _)| GroupRow {
+            selected_by: selections.get(&path.to_lowercase()).cloned().unwrap_or_default(),
+            id: path.clone(),
+            name: path,
+            kind: ORGANISATIONAL_UNIT.into(),
+            dynamic: false,
+            syncable: true,
+            reason: None,
+        })
+        .collect())
+}
+
 /// `groups --connection NAME [--search TEXT]`: the groups of the tenant, with their kind and whether they can be
-/// synced (Microsoft 365 groups cannot, and the reason is shown), and which organisations select them.
+/// synced (Microsoft 365 groups cannot, and the reason is shown), and which organisations select them. For a
+/// Google connection: its organisational units (kind "organisational unit", each syncable).
 pub async fn groups(
     app: &App,
     connection: &str,
@@ -186,6 +235,22 @@ pub async fn groups(
     json: bool,
     out: &mut Output,
 ) -> anyhow::Result<Outcome> {
+    if app.config().connection(connection).is_some_and(|c| c.is_google()) {
+        let rows = google_rows(app, connection, search).await?;
+        if json {
+            out.json(&rows)?;
+            return Ok(Outcome::Success);
+        }
+        let mut table = Table::new(["organisational unit", "kind", "syncable", "selected by"]);
+        for row in &rows {
+            let selected: Vec<String> =
+                row.selected_by.iter().map(|s| format!("{} as {}", s.organisation, s.role)).collect();
+            table.row([row.name.clone(), row.kind.clone(), "yes".to_owned(), selected.join(", ")]);
+        }
+        write!(out, "{}", table.render())?;
+        writeln!(out, "A unit includes every unit under it. Select units by path in `connection_groups`.")?;
+        return Ok(Outcome::Success);
+    }
     let m = app.microsoft(connection)?;
     let query = match search.map(str::trim).filter(|s| !s.is_empty()) {
         Some(text) => GroupQuery::Search(text.to_owned()),

@@ -75,11 +75,13 @@ pub enum CloudName {
 pub struct ConnectionConfig {
     /// A short name, used in `external_id`s: letters, digits, `-`, `_` (never change it once synced).
     pub name: String,
-    /// `microsoft` (the only kind this program syncs from today).
+    /// `microsoft` (Entra ID groups through Graph) or `google` (Google Workspace organisational units).
     pub kind: String,
-    /// Tenant id or domain.
+    /// Microsoft: tenant id or domain.
+    #[serde(default)]
     pub tenant: String,
-    /// The app registration's client id.
+    /// Microsoft: the app registration's client id.
+    #[serde(default)]
     pub client_id: String,
     /// How it signs in.
     #[serde(default)]
@@ -96,9 +98,42 @@ pub struct ConnectionConfig {
     /// Override of the Graph root (tests, proxies); the cloud's own when unset.
     #[serde(default)]
     pub graph_url: Option<url::Url>,
+    /// Google: the service account key file (JSON) downloaded from the Google Cloud console.
+    #[serde(default)]
+    pub service_account_key_file: Option<PathBuf>,
+    /// Google: instead of a file, the environment variable holding the key file's JSON.
+    #[serde(default)]
+    pub service_account_key_env: Option<String>,
+    /// Google: the admin user the service account acts as under domain-wide delegation (the JWT's `sub`).
+    #[serde(default)]
+    pub admin_subject: Option<String>,
+    /// Google: the customer id whose users are listed (default `my_customer`, the admin's own account).
+    #[serde(default)]
+    pub customer: Option<String>,
+    /// Google: list the users of this one domain of the account instead of the whole account.
+    #[serde(default)]
+    pub domain: Option<String>,
+    /// Google: override of the Directory API root (tests, proxies); `https://admin.googleapis.com/` when unset.
+    #[serde(default)]
+    pub directory_url: Option<url::Url>,
 }
 
+/// The `kind` of a Google Workspace connection.
+pub const KIND_GOOGLE: &str = "google";
+/// The `kind` of a Microsoft Entra ID connection.
+pub const KIND_MICROSOFT: &str = "microsoft";
+
 impl ConnectionConfig {
+    /// Whether this is a Google Workspace connection.
+    pub fn is_google(&self) -> bool {
+        self.kind == KIND_GOOGLE
+    }
+
+    /// Whether this is a Microsoft connection.
+    pub fn is_microsoft(&self) -> bool {
+        self.kind == KIND_MICROSOFT
+    }
+
     /// The cloud to talk to, with the URL overrides applied (an override replaces that root only).
     pub fn cloud(&self) -> graph_client::Cloud {
         use graph_client::Cloud;
@@ -122,7 +157,9 @@ impl ConnectionConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GroupConfig {
-    /// The group's object id.
+    /// Microsoft: the group's object id. Google: the organisational unit's full path (`/School/Students`; also
+    /// accepted as `path`), which includes every unit under it.
+    #[serde(alias = "path")]
     pub id: String,
     /// Its name (for messages).
     #[serde(default)]
@@ -326,10 +363,20 @@ impl Config {
             if !names.insert(c.name.clone()) {
                 return Err(invalid(format!("connections[{i}].name"), format!("`{}` is used twice", c.name)));
             }
-            if c.kind != "microsoft" {
+            if c.is_google() {
+                check_google(c, i, &invalid)?;
+                continue;
+            }
+            if !c.is_microsoft() {
                 return Err(invalid(
                     format!("connections[{i}].kind"),
-                    format!("`{}` is not supported; use `microsoft`", c.kind),
+                    format!("`{}` is not supported; use `microsoft` or `google`", c.kind),
+                ));
+            }
+            if c.client_id.trim().is_empty() {
+                return Err(invalid(
+                    format!("connections[{i}].client_id"),
+                    "a Microsoft connection needs the app registration's client id".into(),
                 ));
             }
             if graph_client::Tenant::new(c.tenant.clone()).is_err() {
@@ -366,7 +413,18 @@ impl Config {
             if g.groups.is_empty() {
                 return Err(invalid(format!("connection_groups[{i}].groups"), "select at least one group".into()));
             }
+            let google = self.connection(&g.connection).is_some_and(ConnectionConfig::is_google);
             for (j, group) in g.groups.iter().enumerate() {
+                if google && !group.id.starts_with('/') {
+                    return Err(invalid(
+                        format!("connection_groups[{i}].groups[{j}].id"),
+                        format!(
+                            "`{}` is not an organisational unit path; Google units are selected by their full path, \
+                             e.g. `/Northfield Academy/Students` (see `secure-schools-sync groups --connection {}`)",
+                            group.id, g.connection
+                        ),
+                    ));
+                }
                 if parse_role(&group.role).is_none() {
                     return Err(invalid(
                         format!("connection_groups[{i}].groups[{j}].role"),
@@ -462,6 +520,65 @@ impl Config {
     pub fn connection(&self, name: &str) -> Option<&ConnectionConfig> {
         self.connections.iter().find(|c| c.name == name)
     }
+}
+
+/// The checks of a Google connection: an admin to act as, exactly one source of the key, a customer or a domain.
+fn check_google(
+    c: &ConnectionConfig,
+    i: usize,
+    invalid: &dyn Fn(String, String) -> ConfigError,
+) -> Result<(), ConfigError> {
+    let subject = c.admin_subject.as_deref().unwrap_or("").trim();
+    if subject.is_empty() || !subject.contains('@') {
+        return Err(invalid(
+            format!("connections[{i}].admin_subject"),
+            "a Google connection needs the email of the admin the service account acts as (domain-wide delegation)"
+                .into(),
+        ));
+    }
+    match (&c.service_account_key_file, &c.service_account_key_env) {
+        (None, None) => {
+            return Err(invalid(
+                format!("connections[{i}].service_account_key_file"),
+                "a Google connection needs the service account key: set service_account_key_file (a path) or \
+                 service_account_key_env (an environment variable holding the key's JSON)"
+                    .into(),
+            ));
+        }
+        (Some(_), Some(_)) => {
+            return Err(invalid(
+                format!("connections[{i}].service_account_key_env"),
+                "set service_account_key_file or service_account_key_env, not both".into(),
+            ));
+        }
+        (None, Some(var)) if !is_env_name(var) => {
+            return Err(invalid(
+                format!("connections[{i}].service_account_key_env"),
+                format!("`{var}` is not an environment variable name (letters, digits and _)"),
+            ));
+        }
+        _ => {}
+    }
+    if c.customer.is_some() && c.domain.is_some() {
+        return Err(invalid(
+            format!("connections[{i}].domain"),
+            "set customer or domain, not both (domain lists the users of one domain of the account)".into(),
+        ));
+    }
+    if let Some(domain) = &c.domain
+        && (!domain.contains('.') || domain.contains(['/', '@', ' ']))
+    {
+        return Err(invalid(format!("connections[{i}].domain"), format!("`{domain}` is not a domain name")));
+    }
+    if !c.tenant.is_empty() || !c.client_id.is_empty() || c.client_secret_env.is_some() {
+        return Err(invalid(
+            format!("connections[{i}].kind"),
+            "tenant, client_id and client_secret_env are Microsoft settings; a Google connection uses \
+             service_account_key_file / service_account_key_env and admin_subject"
+                .into(),
+        ));
+    }
+    Ok(())
 }
 
 fn is_env_name(name: &str) -> bool {

@@ -16,6 +16,12 @@
 //! | `identity.same_account` | the Secure Schools identity is exactly the Microsoft account (no alias) |
 //! | `secure_schools.admin` | it is an Admin in every organisation that has a connection group |
 //! | `groups.selected` | every selected group exists and can be synced (Microsoft 365 groups cannot) |
+//! | `google.key` | Google: the service account key can be read |
+//! | `google.delegation` | Google: the token grant works, i.e. domain-wide delegation is set up for the scopes |
+//! | `google.read_org_units` | Google: the admin can list the organisational units |
+//! | `google.read_users` | Google: the admin can list the users of each selected unit (`groups.selected` for units) |
+
+mod google;
 
 use crate::Outcome;
 use crate::app::{App, Microsoft};
@@ -118,13 +124,20 @@ impl DoctorReport {
     }
 }
 
-struct Checks {
+pub(crate) struct Checks {
     list: Vec<Check>,
     connection: Option<String>,
 }
 
 impl Checks {
-    fn push(&mut self, id: &str, title: &str, status: Status, detail: impl Into<String>, remedy: Option<String>) {
+    pub(crate) fn push(
+        &mut self,
+        id: &str,
+        title: &str,
+        status: Status,
+        detail: impl Into<String>,
+        remedy: Option<String>,
+    ) {
         self.list.push(Check {
             id: id.to_owned(),
             connection: self.connection.clone(),
@@ -135,15 +148,15 @@ impl Checks {
         });
     }
 
-    fn pass(&mut self, id: &str, title: &str, detail: impl Into<String>) {
+    pub(crate) fn pass(&mut self, id: &str, title: &str, detail: impl Into<String>) {
         self.push(id, title, Status::Pass, detail, None);
     }
 
-    fn fail(&mut self, id: &str, title: &str, detail: impl Into<String>, remedy: impl Into<String>) {
+    pub(crate) fn fail(&mut self, id: &str, title: &str, detail: impl Into<String>, remedy: impl Into<String>) {
         self.push(id, title, Status::Fail, detail, Some(remedy.into()));
     }
 
-    fn skip(&mut self, id: &str, title: &str, detail: impl Into<String>) {
+    pub(crate) fn skip(&mut self, id: &str, title: &str, detail: impl Into<String>) {
         self.push(id, title, Status::Skip, detail, None);
     }
 }
@@ -159,7 +172,7 @@ const T_APP_PERMS: &str = "The app holds the application permissions to read use
 const T_SS_TOKEN: &str = "The Secure Schools token works (/me)";
 const T_SAME: &str = "The Secure Schools admin is exactly the Microsoft account";
 const T_ADMIN: &str = "Admin in every organisation that has a connection group";
-const T_GROUPS_SELECTED: &str = "Every selected group exists and can be synced";
+pub(crate) const T_GROUPS_SELECTED: &str = "Every selected group exists and can be synced";
 
 /// The first line of an Entra error description (the rest is trace and correlation ids).
 fn first_line(text: &str) -> &str {
@@ -191,7 +204,7 @@ fn has_any(granted: &[String], accepted: &[&str]) -> bool {
 /// Runs every check.
 pub async fn run(app: &App) -> DoctorReport {
     let mut checks = Checks { list: Vec::new(), connection: None };
-    let delegated = app.config().connections.iter().any(|c| c.auth == AuthMode::Delegated);
+    let delegated = app.config().connections.iter().any(|c| c.is_microsoft() && c.auth == AuthMode::Delegated);
     if delegated {
         if app.store().has_secret_key() {
             checks.pass("store.secret_key", T_KEY, "the delegated sign-in is stored encrypted with the configured key");
@@ -209,6 +222,10 @@ pub async fn run(app: &App) -> DoctorReport {
     let mut graph_accounts: BTreeMap<String, User> = BTreeMap::new();
     for connection in &app.config().connections {
         checks.connection = Some(connection.name.clone());
+        if connection.is_google() {
+            google::check_connection(app, connection, &mut checks).await;
+            continue;
+        }
         let microsoft = app.microsoft(&connection.name);
         match microsoft {
             Err(e) => {
@@ -650,6 +667,15 @@ async fn check_secure_schools(app: &App, checks: &mut Checks) -> Option<Me> {
 fn check_same_account(app: &App, ss: Option<&Me>, graph: &BTreeMap<String, User>, checks: &mut Checks) {
     for connection in &app.config().connections {
         checks.connection = Some(connection.name.clone());
+        if connection.is_google() {
+            checks.skip(
+                "identity.same_account",
+                T_SAME,
+                "Google connection: the sync acts through a service account, so there is no signed-in Microsoft \
+                 account to compare",
+            );
+            continue;
+        }
         if connection.auth == AuthMode::AppOnly {
             checks.skip(
                 "identity.same_account",

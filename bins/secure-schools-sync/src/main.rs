@@ -18,7 +18,8 @@ use std::process::ExitCode;
 #[command(
     name = "secure-schools-sync",
     version,
-    about = "Keeps the users of Secure Schools organisations in step with Microsoft Entra ID groups.",
+    about = "Keeps the users of Secure Schools organisations in step with Microsoft Entra ID groups or Google Workspace \
+             organisational units.",
     after_help = "Exit status: 0 success; 1 a failure (a run, a check, a record, the configuration); 2 a usage \
                   error; 3 a run held by the safety policy (approve it with `runs approve`); 130 interrupted.\n\
                   Try it without a tenant: secure-schools-sync demo. Guide: docs/secure-schools-sync.md"
@@ -52,7 +53,8 @@ enum Command {
         #[command(subcommand)]
         provider: Provider,
     },
-    /// Lists a tenant's groups, their kind, and whether they can be synced.
+    /// Lists a tenant's groups (or a Google connection's organisational units), their kind, and whether they can be
+    /// synced.
     Groups {
         /// The connection (its `name` in the configuration).
         #[arg(long)]

@@ -3,10 +3,15 @@
 //! * [`microsoft::MicrosoftSource`] (feature `microsoft`): the people in selected Microsoft Entra ID Security and
 //!   Distribution groups, nested membership included, through Microsoft Graph. Microsoft 365 groups are refused
 //!   with the reason.
+//! * [`google::GoogleSource`] (feature `google`): the people in selected Google Workspace organisational units,
+//!   each unit with every unit under it, through the Admin SDK Directory API; suspended and archived accounts are
+//!   reported disabled.
 //! * [`secure_schools::SecureSchoolsSink`] (feature `secure-schools`): the users of a Secure Schools organisation.
 //!
 //! Each passes the engine's conformance suite (`sync_engine::conformance`) against the testkit fakes.
 
+#[cfg(feature = "google")]
+pub mod google;
 #[cfg(feature = "microsoft")]
 pub mod microsoft;
 #[cfg(feature = "secure-schools")]

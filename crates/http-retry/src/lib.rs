@@ -4,7 +4,8 @@
 //! * [`RetryPolicy`]: which responses are retried, how many times, how long to wait (honouring `Retry-After` given
 //!   as seconds or as an HTTP date; otherwise exponential backoff with jitter), and caps on attempts and total wait.
 //! * [`Retrier`]: runs one logical request under the policy. Requests that are not idempotent are retried only
-//!   when the server cannot have acted on them (a 429, or a connection that was never made). Sleeping is done on
+//!   when the server cannot have acted on them (a 429, a vendor's throttling answer recognised by a
+//!   [`ThrottleClassifier`] such as Google's 403 `userRateLimitExceeded`, or a connection that was never made). Sleeping is done on
 //!   tokio and can be replaced for tests. A [`RetryObserver`] sees every response and every retry, for metrics.
 //! * [`ApiFailure`]: an HTTP API error as data — status, vendor code, message, request id, `Retry-After` — with
 //!   `is_transient()`, `is_throttled()`, `is_not_found()`, `is_unauthorized()` and `is_forbidden()`.
@@ -31,5 +32,8 @@ mod retry_after;
 
 pub use failure::{ApiFailure, THROTTLING_CODES};
 pub use policy::RetryPolicy;
-pub use retrier::{HttpReply, Idempotency, Retrier, RetryEvent, RetryObserver, RetryReason, Sleeper, TransportError};
+pub use retrier::{
+    HttpReply, Idempotency, Retrier, RetryEvent, RetryObserver, RetryReason, Sleeper, ThrottleClassifier,
+    TransportError,
+};
 pub use retry_after::{parse_retry_after, retry_after_from_headers};

@@ -44,6 +44,9 @@ pub enum RetryReason {
     Connect,
     /// The request or its body timed out or broke off.
     Transport,
+    /// The server said it is throttling with a status the policy does not list, recognised by the retrier's
+    /// [`ThrottleClassifier`] (Google answers 403 with `userRateLimitExceeded` or `quotaExceeded`).
+    Throttled(u16),
 }
 
 /// One retry about to happen, for logs and metrics.
@@ -73,6 +76,12 @@ pub trait RetryObserver: Send + Sync {
 
 /// How the retrier waits; replaced in tests to record waits without waiting.
 pub type Sleeper = Arc<dyn Fn(Duration) -> BoxFuture<'static, ()> + Send + Sync>;
+
+/// Recognises, from a whole answer (status, headers, body), that a server is throttling although the status is not
+/// one the policy retries: some vendors say "slow down" in the body of a 403 (Google's `userRateLimitExceeded`,
+/// `rateLimitExceeded`, `quotaExceeded`). Such an answer is retried like a 429 — whatever the idempotency, as the
+/// server did not act on the request — with `Retry-After` if given, else the policy's backoff.
+pub type ThrottleClassifier = Arc<dyn Fn(StatusCode, &HeaderMap, &[u8]) -> bool + Send + Sync>;
 
 /// A request that failed below HTTP (no answer at all) after the retries the policy allows.
 #[derive(Debug, thiserror::Error)]
@@ -108,11 +117,16 @@ pub struct Retrier {
     policy: RetryPolicy,
     observer: Option<Arc<dyn RetryObserver>>,
     sleeper: Sleeper,
+    throttle: Option<ThrottleClassifier>,
 }
 
 impl std::fmt::Debug for Retrier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Retrier").field("policy", &self.policy).field("observer", &self.observer.is_some()).finish()
+        f.debug_struct("Retrier")
+            .field("policy", &self.policy)
+            .field("observer", &self.observer.is_some())
+            .field("throttle_classifier", &self.throttle.is_some())
+            .finish()
     }
 }
 
@@ -129,7 +143,7 @@ fn tokio_sleep() -> Sleeper {
 impl Retrier {
     /// A retrier that sleeps on tokio.
     pub fn new(policy: RetryPolicy) -> Retrier {
-        Retrier { policy, observer: None, sleeper: tokio_sleep() }
+        Retrier { policy, observer: None, sleeper: tokio_sleep(), throttle: None }
     }
 
     /// Adds an observer (metrics).
@@ -141,6 +155,13 @@ impl Retrier {
     /// Replaces how waiting is done (tests record the waits instead of making them).
     pub fn with_sleeper(mut self, sleeper: Sleeper) -> Retrier {
         self.sleeper = sleeper;
+        self
+    }
+
+    /// Adds a classifier of vendor throttling answers whose status the policy does not retry (see
+    /// [`ThrottleClassifier`]).
+    pub fn with_throttle_classifier(mut self, classifier: ThrottleClassifier) -> Retrier {
+        self.throttle = Some(classifier);
         self
     }
 
@@ -206,9 +227,14 @@ impl Retrier {
                         observer.on_response(&method, &path, reply.status, &reply.headers);
                     }
                     let code = reply.status.as_u16();
-                    let retryable =
+                    let by_status =
                         self.policy.retries_status(code) && (code == 429 || idempotency == Idempotency::Idempotent);
-                    if !retryable {
+                    // A vendor's "slow down" under another status: the server did not act, so it is retried
+                    // whatever the idempotency, like a 429.
+                    let vendor_throttled = !by_status
+                        && !reply.status.is_success()
+                        && self.throttle.as_ref().is_some_and(|f| f(reply.status, &reply.headers, &reply.body));
+                    if !by_status && !vendor_throttled {
                         return Ok(reply);
                     }
                     let (delay, from_retry_after) = match retry_after_from_headers(&reply.headers, SystemTime::now()) {
@@ -219,7 +245,9 @@ impl Retrier {
                         tracing::debug!(%method, %path, attempt, status = code, "giving up: retry budget spent");
                         return Ok(reply);
                     }
-                    (RetryReason::Status(code), delay, from_retry_after)
+                    let reason =
+                        if vendor_throttled { RetryReason::Throttled(code) } else { RetryReason::Status(code) };
+                    (reason, delay, from_retry_after)
                 }
                 Err(error) => {
                     let connect = error.is_connect();

@@ -3,6 +3,7 @@
 
 pub mod counters;
 pub mod faults;
+pub mod google;
 pub mod graph;
 pub mod secure_schools;
 pub mod server;

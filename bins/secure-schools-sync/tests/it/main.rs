@@ -5,5 +5,6 @@ mod cli;
 mod daemon;
 mod doctor;
 mod faults;
+mod google;
 mod support;
 mod sync;

@@ -228,3 +228,65 @@ async fn the_observer_sees_every_answer_and_retry() {
     assert_eq!(retries[0].path, "/v1.0/users", "the query is left out of events");
     assert!(retries[0].from_retry_after);
 }
+
+/// A classifier that reads a Google-style error body (`{"error":{"errors":[{"reason":…}]}}`) for a throttling
+/// reason, the way a vendor client plugs its own error format into the shared retrier.
+fn google_style_classifier() -> http_retry::ThrottleClassifier {
+    Arc::new(|_status, _headers, body: &[u8]| {
+        let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) else { return false };
+        v["error"]["errors"].as_array().is_some_and(|errors| {
+            errors.iter().any(|e| e["reason"].as_str().is_some_and(|r| http_retry::THROTTLING_CODES.contains(&r)))
+        })
+    })
+}
+
+#[tokio::test]
+async fn a_vendor_throttling_answer_under_403_is_retried_even_when_not_idempotent() {
+    let server = MockServer::start().await;
+    let body = serde_json::json!({"error": {"code": 403, "message": "Quota exceeded for quota metric",
+        "errors": [{"message": "Quota exceeded", "domain": "usageLimits", "reason": "userRateLimitExceeded"}]}});
+    Mock::given(path("/admin/directory/v1/users"))
+        .respond_with(ResponseTemplate::new(403).set_body_json(body))
+        .up_to_n_times(2)
+        .mount(&server)
+        .await;
+    Mock::given(path("/admin/directory/v1/users")).respond_with(ResponseTemplate::new(200)).mount(&server).await;
+    let recorder = Arc::new(Recorder::default());
+    let (sleeper, waits) = recording();
+    let r = Retrier::new(RetryPolicy::default().jitter(false))
+        .with_sleeper(sleeper)
+        .with_observer(recorder.clone())
+        .with_throttle_classifier(google_style_classifier());
+    let http = reqwest::Client::new();
+    let reply = r
+        .execute(Idempotency::NotIdempotent, || http.post(format!("{}/admin/directory/v1/users", server.uri())))
+        .await
+        .unwrap();
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.attempts, 3);
+    let retries = recorder.retries.lock().unwrap();
+    assert_eq!(retries.iter().map(|e| e.reason.clone()).collect::<Vec<_>>(), vec![RetryReason::Throttled(403); 2]);
+    assert_eq!(*waits.lock().unwrap(), vec![Duration::from_millis(500), Duration::from_secs(1)], "policy backoff");
+}
+
+#[tokio::test]
+async fn a_403_that_is_not_throttling_is_returned_at_once() {
+    let server = MockServer::start().await;
+    let body = serde_json::json!({"error": {"code": 403, "message": "Not Authorized to access this resource/api",
+        "errors": [{"message": "Not Authorized to access this resource/api", "domain": "global", "reason": "forbidden"}]}});
+    Mock::given(path("/admin/directory/v1/users"))
+        .respond_with(ResponseTemplate::new(403).set_body_json(body))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let (sleeper, _) = recording();
+    let r =
+        Retrier::new(RetryPolicy::default()).with_sleeper(sleeper).with_throttle_classifier(google_style_classifier());
+    let http = reqwest::Client::new();
+    let reply = r
+        .execute(Idempotency::Idempotent, || http.get(format!("{}/admin/directory/v1/users", server.uri())))
+        .await
+        .unwrap();
+    assert_eq!(reply.status, 403);
+    assert_eq!(reply.attempts, 1);
+}
