@@ -4,6 +4,8 @@
 //!   Distribution groups, nested membership included, through Microsoft Graph. Microsoft 365 groups are refused
 //!   with the reason.
 //! * [`secure_schools::SecureSchoolsSink`] (feature `secure-schools`): the users of a Secure Schools organisation.
+//! * [`wonde::WondeSource`] (feature `wonde`): the students and employees of a Wonde school, keyed by `upi`; and
+//!   [`wonde::roster::wonde_roster`], the school as a OneRoster 1.1 roster for the SDS feed.
 //!
 //! Each passes the engine's conformance suite (`sync_engine::conformance`) against the testkit fakes.
 
@@ -11,3 +13,5 @@
 pub mod microsoft;
 #[cfg(feature = "secure-schools")]
 pub mod secure_schools;
+#[cfg(feature = "wonde")]
+pub mod wonde;
