@@ -75,11 +75,13 @@ pub enum CloudName {
 pub struct ConnectionConfig {
     /// A short name, used in `external_id`s: letters, digits, `-`, `_` (never change it once synced).
     pub name: String,
-    /// `microsoft` (the only kind this program syncs from today).
+    /// `microsoft` or `wonde`.
     pub kind: String,
-    /// Tenant id or domain.
+    /// Microsoft: tenant id or domain.
+    #[serde(default)]
     pub tenant: String,
-    /// The app registration's client id.
+    /// Microsoft: the app registration's client id.
+    #[serde(default)]
     pub client_id: String,
     /// How it signs in.
     #[serde(default)]
@@ -96,6 +98,61 @@ pub struct ConnectionConfig {
     /// Override of the Graph root (tests, proxies); the cloud's own when unset.
     #[serde(default)]
     pub graph_url: Option<url::Url>,
+    /// Wonde: the school's Wonde id, e.g. `A1930499544`.
+    #[serde(default)]
+    pub school_id: Option<String>,
+    /// Wonde: the environment variable holding the Wonde API token (default `WONDE_TOKEN`).
+    #[serde(default)]
+    pub token_env: Option<String>,
+    /// Wonde: the school's region: `uk` (default), `anz`, `za`, `us`, or its API domain.
+    #[serde(default)]
+    pub region: Option<String>,
+    /// Wonde: override of the API's v1.0 base URL (tests, proxies); the region's own when unset.
+    #[serde(default)]
+    pub wonde_url: Option<url::Url>,
+    /// Wonde: the Secure Schools organisation the school syncs into. A Wonde connection makes its connection
+    /// group from this: the school's students as students and its employees as staff.
+    #[serde(default)]
+    pub organisation: Option<String>,
+}
+
+/// The `kind` of a Wonde connection.
+pub const WONDE: &str = "wonde";
+
+/// The environment variable a Wonde connection reads its token from unless `token_env` names another.
+pub const DEFAULT_WONDE_TOKEN_ENV: &str = "WONDE_TOKEN";
+
+impl ConnectionConfig {
+    /// Whether this is a Wonde connection.
+    pub fn is_wonde(&self) -> bool {
+        self.kind == WONDE
+    }
+
+    /// The environment variable of a Wonde connection's token.
+    pub fn wonde_token_env(&self) -> &str {
+        self.token_env.as_deref().unwrap_or(DEFAULT_WONDE_TOKEN_ENV)
+    }
+
+    /// The region of a Wonde connection (UK when unset or unreadable; the configuration check refuses the latter).
+    pub fn wonde_region(&self) -> wonde_client::Region {
+        self.region.as_deref().and_then(|r| r.parse().ok()).unwrap_or_default()
+    }
+
+    /// The connection group a Wonde connection makes by itself: its school's students and employees into its
+    /// organisation. `None` for other connections.
+    pub fn wonde_group(&self) -> Option<ConnectionGroup> {
+        if !self.is_wonde() {
+            return None;
+        }
+        let school = self.school_id.as_deref()?.trim();
+        let organisation = self.organisation.as_deref()?.trim();
+        Some(ConnectionGroup {
+            id: format!("wonde-{}", self.name),
+            organisation: OrganisationId::new(organisation),
+            connection: ConnectionId::new(self.name.clone()),
+            scopes: connectors::wonde::school_scopes(school, school),
+        })
+    }
 }
 
 impl ConnectionConfig {
@@ -326,10 +383,14 @@ impl Config {
             if !names.insert(c.name.clone()) {
                 return Err(invalid(format!("connections[{i}].name"), format!("`{}` is used twice", c.name)));
             }
+            if c.is_wonde() {
+                check_wonde(c, i, &invalid)?;
+                continue;
+            }
             if c.kind != "microsoft" {
                 return Err(invalid(
                     format!("connections[{i}].kind"),
-                    format!("`{}` is not supported; use `microsoft`", c.kind),
+                    format!("`{}` is not supported; use `microsoft` or `wonde`", c.kind),
                 ));
             }
             if graph_client::Tenant::new(c.tenant.clone()).is_err() {
@@ -358,6 +419,16 @@ impl Config {
                 return Err(invalid(
                     format!("connection_groups[{i}].connection"),
                     format!("no connection is named `{}`", g.connection),
+                ));
+            }
+            if self.connection(&g.connection).is_some_and(ConnectionConfig::is_wonde) {
+                return Err(invalid(
+                    format!("connection_groups[{i}].connection"),
+                    format!(
+                        "`{}` is a Wonde connection, which makes its own connection group (the school into the \
+                         `organisation` set on the connection); remove this connection group",
+                        g.connection
+                    ),
                 ));
             }
             if g.organisation.trim().is_empty() {
@@ -404,8 +475,14 @@ impl Config {
         Ok(())
     }
 
-    /// The engine's connection groups.
+    /// The engine's connection groups: those configured, then the one each Wonde connection makes by itself.
     pub fn connection_groups(&self) -> Vec<ConnectionGroup> {
+        let mut groups = self.configured_groups();
+        groups.extend(self.connections.iter().filter_map(ConnectionConfig::wonde_group));
+        groups
+    }
+
+    fn configured_groups(&self) -> Vec<ConnectionGroup> {
         self.connection_groups
             .iter()
             .enumerate()
@@ -453,8 +530,7 @@ impl Config {
 
     /// The organisations that have connection groups.
     pub fn organisations(&self) -> Vec<OrganisationId> {
-        let set: std::collections::BTreeSet<_> =
-            self.connection_groups.iter().map(|g| OrganisationId::new(g.organisation.clone())).collect();
+        let set: std::collections::BTreeSet<_> = self.connection_groups().into_iter().map(|g| g.organisation).collect();
         set.into_iter().collect()
     }
 
@@ -462,6 +538,42 @@ impl Config {
     pub fn connection(&self, name: &str) -> Option<&ConnectionConfig> {
         self.connections.iter().find(|c| c.name == name)
     }
+}
+
+/// The checks of a Wonde connection: a school id, an organisation, a token variable name, a known region.
+fn check_wonde(
+    c: &ConnectionConfig,
+    i: usize,
+    invalid: &dyn Fn(String, String) -> ConfigError,
+) -> Result<(), ConfigError> {
+    let school = c.school_id.as_deref().map(str::trim).unwrap_or("");
+    if school.is_empty() || !school.chars().all(|ch| ch.is_ascii_alphanumeric()) {
+        return Err(invalid(
+            format!("connections[{i}].school_id"),
+            format!(
+                "a Wonde connection needs the school's Wonde id (letters and digits, e.g. A1930499544){}",
+                if school.is_empty() { String::new() } else { format!(", not `{school}`") }
+            ),
+        ));
+    }
+    if c.organisation.as_deref().is_none_or(|o| o.trim().is_empty()) {
+        return Err(invalid(
+            format!("connections[{i}].organisation"),
+            "a Wonde connection needs the Secure Schools organisation its school syncs into".into(),
+        ));
+    }
+    if !is_env_name(c.wonde_token_env()) {
+        return Err(invalid(
+            format!("connections[{i}].token_env"),
+            format!("`{}` is not an environment variable name (letters, digits and _)", c.wonde_token_env()),
+        ));
+    }
+    if let Some(region) = &c.region
+        && let Err(e) = region.parse::<wonde_client::Region>()
+    {
+        return Err(invalid(format!("connections[{i}].region"), e.to_string()));
+    }
+    Ok(())
 }
 
 fn is_env_name(name: &str) -> bool {

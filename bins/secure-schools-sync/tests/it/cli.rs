@@ -33,8 +33,8 @@ groups = [
 fn the_commented_example_configuration_is_valid() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/secure-schools-sync.example.toml");
     let config = Config::load(&path).unwrap();
-    assert_eq!(config.connections.len(), 1);
-    assert_eq!(config.organisations().len(), 1);
+    assert_eq!(config.connections.len(), 2, "a Microsoft and a Wonde connection");
+    assert_eq!(config.organisations().len(), 2, "the Wonde connection's own group adds its organisation");
     assert_eq!(config.daemon.listen.to_string(), "127.0.0.1:8787");
 }
 
