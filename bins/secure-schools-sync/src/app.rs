@@ -9,6 +9,7 @@ use async_trait::async_trait;
 use connectors::google::GoogleSource;
 use connectors::microsoft::MicrosoftSource;
 use connectors::secure_schools::SecureSchoolsSink;
+use connectors::wonde::WondeSource;
 use google_directory_client::auth::DelegatedServiceAccount;
 use google_directory_client::{Account, DirectoryClient, DirectoryStats, ServiceAccountKey};
 use graph_client::auth::{ClientCredentials, RefreshTokenSource, TokenSource, TokenStore, TokenStoreError};
@@ -22,6 +23,7 @@ use std::fmt;
 use std::sync::Arc;
 use sync_engine::model::{ConnectionId, ConnectionKind, OrganisationId};
 use sync_engine::{Engine, ExecutorOptions, Progress, RunError, RunOptions, RunReport, RunStatus, StateStore};
+use wonde_client::{Region, WondeClient};
 
 /// How long an organisation's lock lasts if the worker holding it dies without releasing it.
 pub const LOCK_TTL_HOURS: i64 = 2;
@@ -41,6 +43,8 @@ pub struct Secrets {
     pub store_key: Option<SecretKey>,
     /// Client secrets of app-only connections, by connection name.
     pub client_secrets: BTreeMap<String, SecretString>,
+    /// Wonde API tokens, by connection name (else read from the connection's `token_env`).
+    pub wonde_tokens: BTreeMap<String, SecretString>,
 }
 
 impl fmt::Debug for Secrets {
@@ -50,6 +54,7 @@ impl fmt::Debug for Secrets {
             .field("secret_key", &self.secret_key.as_ref().map(|_| "[redacted]"))
             .field("store_key", &self.store_key.as_ref().map(|k| k.fingerprint().to_owned()))
             .field("client_secrets", &self.client_secrets.keys().collect::<Vec<_>>())
+            .field("wonde_tokens", &self.wonde_tokens.keys().collect::<Vec<_>>())
             .finish()
     }
 }
@@ -146,6 +151,45 @@ impl Google {
     }
 }
 
+/// One Wonde connection, ready to use.
+pub struct Wonde {
+    /// Its configuration.
+    pub config: ConnectionConfig,
+    /// The school's region, as configured.
+    pub region: Region,
+    /// The Wonde client.
+    pub client: WondeClient,
+    /// Requests, throttling and retries seen by the client (for metrics).
+    pub stats: Arc<ThrottleStats>,
+}
+
+impl fmt::Debug for Wonde {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Wonde")
+            .field("connection", &self.config.name)
+            .field("school", &self.config.school_id)
+            .field("region", &self.region)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Wonde {
+    /// The connection's id as the engine knows it.
+    pub fn id(&self) -> ConnectionId {
+        ConnectionId::new(self.config.name.clone())
+    }
+
+    /// The school's Wonde id.
+    pub fn school_id(&self) -> &str {
+        self.config.school_id.as_deref().unwrap_or("").trim()
+    }
+
+    /// The engine's source for this connection.
+    pub fn source(&self) -> WondeSource {
+        WondeSource::new(self.id(), self.client.clone(), self.school_id()).with_region(self.region.clone())
+    }
+}
+
 /// The delegated permissions asked for at sign-in: read the signed-in user and their roles, read users, read
 /// group memberships.
 pub fn delegated_scopes(cloud: &Cloud) -> Vec<String> {
@@ -195,6 +239,7 @@ pub struct App {
     secure_schools_stats: Arc<ThrottleStats>,
     microsoft: BTreeMap<String, Result<Arc<Microsoft>, String>>,
     google: BTreeMap<String, Result<Arc<Google>, String>>,
+    wonde: BTreeMap<String, Result<Arc<Wonde>, String>>,
     options: AppOptions,
     owner: String,
 }
@@ -203,7 +248,10 @@ impl fmt::Debug for App {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("App")
             .field("store", &self.store)
-            .field("connections", &self.microsoft.keys().collect::<Vec<_>>())
+            .field(
+                "connections",
+                &self.microsoft.keys().chain(self.google.keys()).chain(self.wonde.keys()).collect::<Vec<_>>(),
+            )
             .field("owner", &self.owner)
             .finish_non_exhaustive()
     }
@@ -265,8 +313,16 @@ impl App {
                 .map_err(|e| format!("the Secure Schools client: {e}")),
         };
         let mut microsoft = BTreeMap::new();
+        let mut wonde = BTreeMap::new();
+        for connection in config.connections.iter().filter(|c| c.is_wonde()) {
+            let built = build_wonde(connection, &secrets, &options).map(Arc::new);
+            if let Err(e) = &built {
+                tracing::debug!(connection = %connection.name, error = %e, "connection not usable");
+            }
+            wonde.insert(connection.name.clone(), built);
+        }
         let mut google = BTreeMap::new();
-        for connection in &config.connections {
+        for connection in config.connections.iter().filter(|c| !c.is_wonde()) {
             if connection.is_google() {
                 let built = build_google(connection, &options).map(Arc::new);
                 if let Err(e) = &built {
@@ -287,7 +343,7 @@ impl App {
             std::process::id(),
             &uuid::Uuid::new_v4().simple().to_string()[..8]
         );
-        Ok(App { config, store, secure_schools, secure_schools_stats, microsoft, google, options, owner })
+        Ok(App { config, store, secure_schools, secure_schools_stats, microsoft, google, wonde, options, owner })
     }
 
     /// The configuration.
@@ -322,6 +378,9 @@ impl App {
 
     /// A Microsoft connection by name, or why it cannot be used.
     pub fn microsoft(&self, name: &str) -> anyhow::Result<&Arc<Microsoft>> {
+        if self.wonde.contains_key(name) {
+            bail!("connection `{name}` is a Wonde connection, not a Microsoft one");
+        }
         match self.microsoft.get(name) {
             None if self.google.contains_key(name) => {
                 bail!("connection `{name}` is a Google Workspace connection, not a Microsoft one")
@@ -343,6 +402,20 @@ impl App {
             Some(Err(e)) => bail!("connection `{name}`: {e}"),
             Some(Ok(g)) => Ok(g),
         }
+    }
+
+    /// A Wonde connection by name, or why it cannot be used.
+    pub fn wonde(&self, name: &str) -> anyhow::Result<&Arc<Wonde>> {
+        match self.wonde.get(name) {
+            None => bail!("no Wonde connection is named `{name}` in the configuration"),
+            Some(Err(e)) => bail!("connection `{name}`: {e}"),
+            Some(Ok(w)) => Ok(w),
+        }
+    }
+
+    /// Whether `name` is a Wonde connection of the configuration.
+    pub fn is_wonde(&self, name: &str) -> bool {
+        self.wonde.contains_key(name)
     }
 
     /// Every configured connection: its name and the connection or why it cannot be used.
@@ -393,6 +466,12 @@ impl App {
         for (name, google) in &self.google {
             match google {
                 Ok(g) => engine = engine.with_source(Arc::new(GoogleSource::new(g.id(), g.directory.clone()))),
+                Err(e) => tracing::warn!(connection = %name, error = %e, "connection left out: it cannot be used"),
+            }
+        }
+        for (name, wonde) in &self.wonde {
+            match wonde {
+                Ok(w) => engine = engine.with_source(Arc::new(w.source())),
                 Err(e) => tracing::warn!(connection = %name, error = %e, "connection left out: it cannot be used"),
             }
         }
@@ -484,6 +563,28 @@ impl App {
         tracing::warn!(organisation = %organisation, "run cancelled by shutdown; lock released");
         Ok(report)
     }
+}
+
+fn build_wonde(connection: &ConnectionConfig, secrets: &Secrets, options: &AppOptions) -> Result<Wonde, String> {
+    let var = connection.wonde_token_env();
+    let token = secrets
+        .wonde_tokens
+        .get(&connection.name)
+        .cloned()
+        .or_else(|| env_secret(var))
+        .ok_or_else(|| format!("no Wonde API token: set the environment variable {var} to the token"))?;
+    let region = connection.wonde_region();
+    let stats = Arc::new(ThrottleStats::default());
+    let mut builder = WondeClient::builder()
+        .region(region.clone())
+        .token(token)
+        .retry_policy(options.retry_policy.clone().unwrap_or_default())
+        .observer(stats.clone());
+    if let Some(url) = &connection.wonde_url {
+        builder = builder.base_url(url.clone());
+    }
+    let client = builder.build().map_err(|e| e.to_string())?;
+    Ok(Wonde { config: connection.clone(), region, client, stats })
 }
 
 fn build_microsoft(

@@ -235,6 +235,9 @@ pub async fn groups(
     json: bool,
     out: &mut Output,
 ) -> anyhow::Result<Outcome> {
+    if app.is_wonde(connection) {
+        return wonde_groups(app, connection, json, out).await;
+    }
     if app.config().connection(connection).is_some_and(|c| c.is_google()) {
         let rows = google_rows(app, connection, search).await?;
         if json {
@@ -330,6 +333,56 @@ pub async fn groups(
         }
         return Ok(Outcome::Failed);
     }
+    Ok(Outcome::Success)
+}
+
+/// `groups --connection NAME` for a Wonde connection: there is nothing to select — the school is the scope — so
+/// it shows the connection group the connection makes by itself: the school's students (as students) and employees
+/// (as staff), with how many each has now, and the organisation they sync into.
+async fn wonde_groups(app: &App, connection: &str, json: bool, out: &mut Output) -> anyhow::Result<Outcome> {
+    let w = app.wonde(connection)?;
+    let source = w.source();
+    let school =
+        source.check_school(None).await.map_err(|e| anyhow!("reading the Wonde school of `{connection}`: {e}"))?;
+    let Some(group) = w.config.wonde_group() else {
+        bail!("connection `{connection}` has no school_id or organisation in the configuration");
+    };
+    let snapshot = sync_engine::IdentitySource::snapshot(&source, &group.scopes)
+        .await
+        .map_err(|e| anyhow!("reading the people of {} ({}): {e}", school.name, school.id))?;
+    let rows: Vec<GroupRow> = group
+        .scopes
+        .iter()
+        .map(|s| GroupRow {
+            id: s.scope.to_string(),
+            name: format!("{} {}", school.name, s.scope.as_str().rsplit('/').next().unwrap_or("")),
+            kind: format!("Wonde {}", s.scope.as_str().rsplit('/').next().unwrap_or("")),
+            dynamic: false,
+            syncable: true,
+            reason: None,
+            selected_by: vec![Selection { organisation: group.organisation.to_string(), role: s.role.to_string() }],
+        })
+        .collect();
+    if json {
+        out.json(&rows)?;
+        return Ok(Outcome::Success);
+    }
+    writeln!(
+        out,
+        "Wonde school {} ({}): its connection group is made automatically (organisation {}).",
+        school.name, school.id, group.organisation
+    )?;
+    let mut table = Table::new(["scope", "members", "role", "organisation", "id"]);
+    for (row, scope) in rows.iter().zip(&group.scopes) {
+        table.row([
+            row.name.clone(),
+            snapshot.scope_counts.get(&scope.scope).copied().unwrap_or(0).to_string(),
+            scope.role.to_string(),
+            group.organisation.to_string(),
+            row.id.clone(),
+        ]);
+    }
+    write!(out, "{}", table.render())?;
     Ok(Outcome::Success)
 }
 

@@ -75,7 +75,8 @@ pub enum CloudName {
 pub struct ConnectionConfig {
     /// A short name, used in `external_id`s: letters, digits, `-`, `_` (never change it once synced).
     pub name: String,
-    /// `microsoft` (Entra ID groups through Graph) or `google` (Google Workspace organisational units).
+    /// `microsoft` (Entra ID groups through Graph), `google` (Google Workspace organisational units) or `wonde`
+    /// (a school's MIS through Wonde).
     pub kind: String,
     /// Microsoft: tenant id or domain.
     #[serde(default)]
@@ -116,6 +117,61 @@ pub struct ConnectionConfig {
     /// Google: override of the Directory API root (tests, proxies); `https://admin.googleapis.com/` when unset.
     #[serde(default)]
     pub directory_url: Option<url::Url>,
+    /// Wonde: the school's Wonde id, e.g. `A1930499544`.
+    #[serde(default)]
+    pub school_id: Option<String>,
+    /// Wonde: the environment variable holding the Wonde API token (default `WONDE_TOKEN`).
+    #[serde(default)]
+    pub token_env: Option<String>,
+    /// Wonde: the school's region: `uk` (default), `anz`, `za`, `us`, or its API domain.
+    #[serde(default)]
+    pub region: Option<String>,
+    /// Wonde: override of the API's v1.0 base URL (tests, proxies); the region's own when unset.
+    #[serde(default)]
+    pub wonde_url: Option<url::Url>,
+    /// Wonde: the Secure Schools organisation the school syncs into. A Wonde connection makes its connection
+    /// group from this: the school's students as students and its employees as staff.
+    #[serde(default)]
+    pub organisation: Option<String>,
+}
+
+/// The `kind` of a Wonde connection.
+pub const WONDE: &str = "wonde";
+
+/// The environment variable a Wonde connection reads its token from unless `token_env` names another.
+pub const DEFAULT_WONDE_TOKEN_ENV: &str = "WONDE_TOKEN";
+
+impl ConnectionConfig {
+    /// Whether this is a Wonde connection.
+    pub fn is_wonde(&self) -> bool {
+        self.kind == WONDE
+    }
+
+    /// The environment variable of a Wonde connection's token.
+    pub fn wonde_token_env(&self) -> &str {
+        self.token_env.as_deref().unwrap_or(DEFAULT_WONDE_TOKEN_ENV)
+    }
+
+    /// The region of a Wonde connection (UK when unset or unreadable; the configuration check refuses the latter).
+    pub fn wonde_region(&self) -> wonde_client::Region {
+        self.region.as_deref().and_then(|r| r.parse().ok()).unwrap_or_default()
+    }
+
+    /// The connection group a Wonde connection makes by itself: its school's students and employees into its
+    /// organisation. `None` for other connections.
+    pub fn wonde_group(&self) -> Option<ConnectionGroup> {
+        if !self.is_wonde() {
+            return None;
+        }
+        let school = self.school_id.as_deref()?.trim();
+        let organisation = self.organisation.as_deref()?.trim();
+        Some(ConnectionGroup {
+            id: format!("wonde-{}", self.name),
+            organisation: OrganisationId::new(organisation),
+            connection: ConnectionId::new(self.name.clone()),
+            scopes: connectors::wonde::school_scopes(school, school),
+        })
+    }
 }
 
 /// The `kind` of a Google Workspace connection.
@@ -367,10 +423,14 @@ impl Config {
                 check_google(c, i, &invalid)?;
                 continue;
             }
+            if c.is_wonde() {
+                check_wonde(c, i, &invalid)?;
+                continue;
+            }
             if !c.is_microsoft() {
                 return Err(invalid(
                     format!("connections[{i}].kind"),
-                    format!("`{}` is not supported; use `microsoft` or `google`", c.kind),
+                    format!("`{}` is not supported; use `microsoft`, `google` or `wonde`", c.kind),
                 ));
             }
             if c.client_id.trim().is_empty() {
@@ -405,6 +465,16 @@ impl Config {
                 return Err(invalid(
                     format!("connection_groups[{i}].connection"),
                     format!("no connection is named `{}`", g.connection),
+                ));
+            }
+            if self.connection(&g.connection).is_some_and(ConnectionConfig::is_wonde) {
+                return Err(invalid(
+                    format!("connection_groups[{i}].connection"),
+                    format!(
+                        "`{}` is a Wonde connection, which makes its own connection group (the school into the \
+                         `organisation` set on the connection); remove this connection group",
+                        g.connection
+                    ),
                 ));
             }
             if g.organisation.trim().is_empty() {
@@ -462,8 +532,14 @@ impl Config {
         Ok(())
     }
 
-    /// The engine's connection groups.
+    /// The engine's connection groups: those configured, then the one each Wonde connection makes by itself.
     pub fn connection_groups(&self) -> Vec<ConnectionGroup> {
+        let mut groups = self.configured_groups();
+        groups.extend(self.connections.iter().filter_map(ConnectionConfig::wonde_group));
+        groups
+    }
+
+    fn configured_groups(&self) -> Vec<ConnectionGroup> {
         self.connection_groups
             .iter()
             .enumerate()
@@ -511,8 +587,7 @@ impl Config {
 
     /// The organisations that have connection groups.
     pub fn organisations(&self) -> Vec<OrganisationId> {
-        let set: std::collections::BTreeSet<_> =
-            self.connection_groups.iter().map(|g| OrganisationId::new(g.organisation.clone())).collect();
+        let set: std::collections::BTreeSet<_> = self.connection_groups().into_iter().map(|g| g.organisation).collect();
         set.into_iter().collect()
     }
 
@@ -577,6 +652,42 @@ fn check_google(
              service_account_key_file / service_account_key_env and admin_subject"
                 .into(),
         ));
+    }
+    Ok(())
+}
+
+/// The checks of a Wonde connection: a school id, an organisation, a token variable name, a known region.
+fn check_wonde(
+    c: &ConnectionConfig,
+    i: usize,
+    invalid: &dyn Fn(String, String) -> ConfigError,
+) -> Result<(), ConfigError> {
+    let school = c.school_id.as_deref().map(str::trim).unwrap_or("");
+    if school.is_empty() || !school.chars().all(|ch| ch.is_ascii_alphanumeric()) {
+        return Err(invalid(
+            format!("connections[{i}].school_id"),
+            format!(
+                "a Wonde connection needs the school's Wonde id (letters and digits, e.g. A1930499544){}",
+                if school.is_empty() { String::new() } else { format!(", not `{school}`") }
+            ),
+        ));
+    }
+    if c.organisation.as_deref().is_none_or(|o| o.trim().is_empty()) {
+        return Err(invalid(
+            format!("connections[{i}].organisation"),
+            "a Wonde connection needs the Secure Schools organisation its school syncs into".into(),
+        ));
+    }
+    if !is_env_name(c.wonde_token_env()) {
+        return Err(invalid(
+            format!("connections[{i}].token_env"),
+            format!("`{}` is not an environment variable name (letters, digits and _)", c.wonde_token_env()),
+        ));
+    }
+    if let Some(region) = &c.region
+        && let Err(e) = region.parse::<wonde_client::Region>()
+    {
+        return Err(invalid(format!("connections[{i}].region"), e.to_string()));
     }
     Ok(())
 }

@@ -20,6 +20,9 @@
 //! | `google.delegation` | Google: the token grant works, i.e. domain-wide delegation is set up for the scopes |
 //! | `google.read_org_units` | Google: the admin can list the organisational units |
 //! | `google.read_users` | Google: the admin can list the users of each selected unit (`groups.selected` for units) |
+//! | `wonde.token` | a Wonde connection's API token is set and accepted |
+//! | `wonde.school_access` | the school exists for the token and has approved access (not pending, not revoked) |
+//! | `wonde.region` | the school's data lives on the connection's region (Wonde answers no data from another) |
 
 mod google;
 
@@ -224,6 +227,10 @@ pub async fn run(app: &App) -> DoctorReport {
         checks.connection = Some(connection.name.clone());
         if connection.is_google() {
             google::check_connection(app, connection, &mut checks).await;
+            continue;
+        }
+        if connection.is_wonde() {
+            check_wonde(app, connection, &mut checks).await;
             continue;
         }
         let microsoft = app.microsoft(&connection.name);
@@ -624,6 +631,104 @@ async fn check_groups(app: &App, m: &Microsoft, checks: &mut Checks) {
     }
 }
 
+const T_WONDE_TOKEN: &str = "The Wonde API token is set and accepted";
+const T_WONDE_ACCESS: &str = "The school has approved access for this token";
+const T_WONDE_REGION: &str = "The school's data lives on the connection's region";
+
+/// The checks of a Wonde connection: the token, the school's approval, the region.
+async fn check_wonde(app: &App, connection: &crate::config::ConnectionConfig, checks: &mut Checks) {
+    let name = &connection.name;
+    let var = connection.wonde_token_env();
+    let w = match app.wonde(name) {
+        Ok(w) => w,
+        Err(e) => {
+            checks.fail(
+                "wonde.token",
+                T_WONDE_TOKEN,
+                format!("{e:#}"),
+                format!("set the environment variable {var} to the Wonde API token of the app the school approved"),
+            );
+            checks.skip("wonde.school_access", T_WONDE_ACCESS, "needs a Wonde token");
+            checks.skip("wonde.region", T_WONDE_REGION, "needs a Wonde token");
+            return;
+        }
+    };
+    let school_id = w.school_id().to_owned();
+    match w.client.school(&school_id).await {
+        Ok(school) => {
+            checks.pass("wonde.token", T_WONDE_TOKEN, "Wonde accepted the token");
+            checks.pass(
+                "wonde.school_access",
+                T_WONDE_ACCESS,
+                format!("{} ({school_id}) has approved access; its students and employees can be read", school.name),
+            );
+            let actual = school.region.as_ref().and_then(|r| r.domain.clone());
+            match actual {
+                Some(d) if !d.eq_ignore_ascii_case(w.region.domain()) => checks.fail(
+                    "wonde.region",
+                    T_WONDE_REGION,
+                    format!("the school is served by {d}, but the connection uses {}", w.region.domain()),
+                    format!(
+                        "set `region = \"{d}\"` on connection `{name}`; Wonde answers no data from the wrong domain"
+                    ),
+                ),
+                Some(d) => checks.pass("wonde.region", T_WONDE_REGION, format!("served by {d}")),
+                None => checks.push(
+                    "wonde.region",
+                    T_WONDE_REGION,
+                    Status::Warn,
+                    "Wonde did not say which domain serves the school",
+                    Some("check the school's region in the Wonde portal".into()),
+                ),
+            }
+        }
+        Err(e) if e.is_unauthorized() => {
+            checks.fail(
+                "wonde.token",
+                T_WONDE_TOKEN,
+                format!("Wonde refused the token (401): {e}"),
+                format!("set {var} to a valid Wonde API token (Wonde portal → your app → API token)"),
+            );
+            checks.skip("wonde.school_access", T_WONDE_ACCESS, "needs an accepted Wonde token");
+            checks.skip("wonde.region", T_WONDE_REGION, "needs an accepted Wonde token");
+        }
+        Err(e) if e.is_forbidden() || e.is_not_found() => {
+            checks.pass("wonde.token", T_WONDE_TOKEN, "Wonde accepted the token");
+            let pending: Vec<String> =
+                w.client.pending_schools().map_ok(|s| s.id).try_collect().await.unwrap_or_default();
+            let (detail, remedy) = if pending.iter().any(|p| p == &school_id) {
+                (
+                    format!("access to school {school_id} was requested and waits for the school's approval"),
+                    "ask the school's Wonde administrator to approve the app's access request in the Wonde portal"
+                        .to_owned(),
+                )
+            } else if e.is_not_found() {
+                (
+                    format!("Wonde knows no school {school_id} for this token"),
+                    format!("check `school_id` of connection `{name}` (the school's Wonde id, e.g. A1930499544)"),
+                )
+            } else {
+                (
+                    format!("school {school_id} has not approved access for this token (never requested, or revoked)"),
+                    "request access to the school in the Wonde dashboard, then have the school approve it".to_owned(),
+                )
+            };
+            checks.fail("wonde.school_access", T_WONDE_ACCESS, detail, remedy);
+            checks.skip("wonde.region", T_WONDE_REGION, "needs access to the school");
+        }
+        Err(e) => {
+            checks.fail(
+                "wonde.token",
+                T_WONDE_TOKEN,
+                format!("Wonde could not be asked: {e}"),
+                "check the network and the connection's region / wonde_url, then run doctor again",
+            );
+            checks.skip("wonde.school_access", T_WONDE_ACCESS, "needs an answer from Wonde");
+            checks.skip("wonde.region", T_WONDE_REGION, "needs an answer from Wonde");
+        }
+    }
+}
+
 async fn check_secure_schools(app: &App, checks: &mut Checks) -> Option<Me> {
     let var = &app.config().secure_schools.token_env;
     let client = match app.secure_schools() {
@@ -673,6 +778,14 @@ fn check_same_account(app: &App, ss: Option<&Me>, graph: &BTreeMap<String, User>
                 T_SAME,
                 "Google connection: the sync acts through a service account, so there is no signed-in Microsoft \
                  account to compare",
+            );
+            continue;
+        }
+        if connection.is_wonde() {
+            checks.skip(
+                "identity.same_account",
+                T_SAME,
+                "Wonde connection: it reads the school's MIS with an API token; no Microsoft account signs in",
             );
             continue;
         }

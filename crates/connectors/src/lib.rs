@@ -7,6 +7,8 @@
 //!   each unit with every unit under it, through the Admin SDK Directory API; suspended and archived accounts are
 //!   reported disabled.
 //! * [`secure_schools::SecureSchoolsSink`] (feature `secure-schools`): the users of a Secure Schools organisation.
+//! * [`wonde::WondeSource`] (feature `wonde`): the students and employees of a Wonde school, keyed by `upi`; and
+//!   [`wonde::roster::wonde_roster`], the school as a OneRoster 1.1 roster for the SDS feed.
 //!
 //! Each passes the engine's conformance suite (`sync_engine::conformance`) against the testkit fakes.
 
@@ -16,3 +18,5 @@ pub mod google;
 pub mod microsoft;
 #[cfg(feature = "secure-schools")]
 pub mod secure_schools;
+#[cfg(feature = "wonde")]
+pub mod wonde;

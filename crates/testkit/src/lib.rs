@@ -8,3 +8,4 @@ pub mod graph;
 pub mod secure_schools;
 pub mod server;
 pub mod synthetic;
+pub mod wonde;

@@ -33,10 +33,12 @@ groups = [
 fn the_commented_example_configuration_is_valid() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/secure-schools-sync.example.toml");
     let config = Config::load(&path).unwrap();
-    // A Microsoft and a Google connection, each with one connection group.
-    assert_eq!(config.connections.len(), 2);
-    assert!(config.connections[1].is_google());
-    assert_eq!(config.organisations().len(), 2);
+    // A Microsoft, a Google and a Wonde connection; the Wonde connection makes its own group.
+    assert_eq!(config.connections.len(), 3);
+    assert!(config.connections[0].is_microsoft());
+    assert!(config.connections.iter().any(|c| c.is_google()));
+    assert!(config.connections.iter().any(|c| c.is_wonde()));
+    assert_eq!(config.organisations().len(), 3);
     assert_eq!(config.daemon.listen.to_string(), "127.0.0.1:8787");
 }
 

@@ -8,3 +8,4 @@ mod faults;
 mod google;
 mod support;
 mod sync;
+mod wonde;

@@ -3,3 +3,4 @@
 
 mod google;
 mod microsoft;
+mod wonde;

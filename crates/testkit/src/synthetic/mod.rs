@@ -23,8 +23,8 @@
 
 mod generate;
 pub mod model;
-mod names;
-mod rng;
+pub(crate) mod names;
+pub(crate) mod rng;
 
 pub use generate::{
     AdminIdentity, ExistingUser, ExistingUsers, SchoolInfo, TRUST_LEVEL_USERS, Trust, TrustGroups, TrustSpec, generate,

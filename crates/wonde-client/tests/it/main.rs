@@ -1,0 +1,8 @@
+//! Integration tests of wonde-client: one binary, one module per area. Every wiremock server mounts a catch-all
+//! that answers 599 to any request no test expected, so a stray request fails loudly.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+mod e2e;
+mod errors;
+mod paging;
