@@ -293,7 +293,7 @@ async fn check_connection(app: &App, m: &Arc<Microsoft>, checks: &mut Checks) ->
                         "microsoft.account_enabled",
                         T_ENABLED,
                         format!("{upn} has accountEnabled = false: it is blocked from sign-in"),
-                        unblock_remedy(&name, Some(&upn)),
+                        unblock_remedy(&name, Some(upn)),
                     );
                 } else {
                     checks.pass("microsoft.account_enabled", T_ENABLED, format!("{upn} may sign in"));
