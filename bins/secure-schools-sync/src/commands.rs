@@ -118,9 +118,9 @@ pub async fn connect_microsoft(
     let me = graph.me().await.context("reading the signed-in account (GET /me)")?;
     let signed_in = SignedIn {
         connection: connection.to_owned(),
-        id: me.id,
-        user_principal_name: me.user_principal_name,
-        display_name: me.display_name,
+        id: me.id().to_owned(),
+        user_principal_name: me.user_principal_name().map(str::to_owned),
+        display_name: me.display_name().map(str::to_owned),
     };
     writeln!(
         out,

@@ -306,18 +306,18 @@ async fn check_connection(app: &App, m: &Arc<Microsoft>, checks: &mut Checks) ->
     if delegated {
         match m.graph.me().await {
             Ok(me) => {
-                let upn = me.user_principal_name.clone().unwrap_or_default();
+                let upn = me.user_principal_name().unwrap_or_default();
                 checks.pass(
                     "microsoft.account",
                     T_ACCOUNT,
-                    format!("signed in as {} <{upn}> (object id {})", me.display_name.as_deref().unwrap_or("?"), me.id),
+                    format!("signed in as {} <{upn}> (object id {})", me.display_name().unwrap_or("?"), me.id()),
                 );
-                if me.account_enabled == Some(false) {
+                if me.account_enabled() == Some(false) {
                     checks.fail(
                         "microsoft.account_enabled",
                         T_ENABLED,
                         format!("{upn} has accountEnabled = false: it is blocked from sign-in"),
-                        unblock_remedy(&name, Some(&upn)),
+                        unblock_remedy(&name, Some(upn)),
                     );
                 } else {
                     checks.pass("microsoft.account_enabled", T_ENABLED, format!("{upn} may sign in"));
@@ -492,7 +492,7 @@ async fn check_reads(m: &Microsoft, checks: &mut Checks) {
 }
 
 async fn check_roles(m: &Microsoft, account: Option<&User>, checks: &mut Checks) {
-    let upn = account.and_then(|a| a.user_principal_name.clone()).unwrap_or_else(|| "the syncing admin".into());
+    let upn = account.and_then(User::user_principal_name).unwrap_or("the syncing admin");
     match m.graph.my_directory_roles().await {
         Ok(roles) => {
             let held: BTreeSet<String> =
@@ -801,8 +801,8 @@ fn check_same_account(app: &App, ss: Option<&Me>, graph: &BTreeMap<String, User>
             checks.skip("identity.same_account", T_SAME, "needs both the Microsoft account and the Secure Schools /me");
             continue;
         };
-        let upn = user.user_principal_name.clone().unwrap_or_default();
-        let mail = user.mail.clone().unwrap_or_default();
+        let upn = user.user_principal_name().unwrap_or_default();
+        let mail = user.mail().unwrap_or_default();
         let email = ss.email.trim();
         let remedy = format!(
             "the Secure Schools admin must be exactly the account that signs in to Microsoft — no alias, no \

@@ -61,26 +61,26 @@ fn source_error(error: GraphError) -> SourceError {
 /// Maps a Graph user to a person: names from `givenName`/`surname` (else split from `displayName`), email from
 /// `mail` (else the UPN), blocked sign-in (`accountEnabled = false`) as disabled.
 pub fn person(user: &User) -> SourcePerson {
-    let display = user.display_name.clone().unwrap_or_default();
+    let display = user.display_name().unwrap_or_default();
     let (first, last) = match display.trim().rsplit_once(' ') {
         Some((f, l)) => (f.trim().to_owned(), l.trim().to_owned()),
         None => (display.trim().to_owned(), String::new()),
     };
-    let given_name = user.given_name.clone().filter(|s| !s.trim().is_empty()).unwrap_or(first);
-    let family_name = user.surname.clone().filter(|s| !s.trim().is_empty()).unwrap_or(last);
-    let upn = user.user_principal_name.clone();
+    let given_name = user.given_name().filter(|s| !s.trim().is_empty()).map_or(first, str::to_owned);
+    let family_name = user.surname().filter(|s| !s.trim().is_empty()).map_or(last, str::to_owned);
+    let upn = user.user_principal_name();
     let email = user
-        .mail
-        .clone()
+        .mail()
         .filter(|m| m.contains('@'))
-        .or_else(|| upn.clone().filter(|u| u.contains('@') && !u.contains("#EXT#")));
+        .or_else(|| upn.filter(|u| u.contains('@') && !u.contains("#EXT#")))
+        .map(str::to_owned);
     SourcePerson {
-        source_id: user.id.clone(),
+        source_id: user.id().to_owned(),
         given_name,
         family_name,
         email,
-        username: upn,
-        enabled: user.account_enabled != Some(false),
+        username: upn.map(str::to_owned),
+        enabled: user.account_enabled() != Some(false),
         scopes: Vec::new(),
     }
 }
@@ -133,7 +133,7 @@ impl IdentitySource for MicrosoftSource {
         for (scope, users) in members {
             counts.insert(scope.clone(), users.len());
             for user in users {
-                let entry = people.entry(user.id.clone()).or_insert_with(|| person(&user));
+                let entry = people.entry(user.id().to_owned()).or_insert_with(|| person(&user));
                 if !entry.scopes.contains(&scope) {
                     entry.scopes.push(scope.clone());
                 }

@@ -49,9 +49,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         count += 1;
         println!(
             "{}\t{}\t{}",
-            user.id,
-            user.user_principal_name.as_deref().unwrap_or(""),
-            if user.account_enabled == Some(false) { "blocked" } else { "enabled" }
+            user.id(),
+            user.user_principal_name().unwrap_or(""),
+            if user.account_enabled() == Some(false) { "blocked" } else { "enabled" }
         );
     }
     let s = stats.snapshot();

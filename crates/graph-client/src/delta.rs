@@ -27,8 +27,9 @@ pub enum DeltaStart {
     Resume(String),
 }
 
-/// A user in a delta round.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A user in a delta round. It decodes as fast as a [`User`] does (one allocation per user), reading `@removed`
+/// alongside the user's properties.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DeltaUser {
     /// The user (only `id` is certain for removed users).
     #[serde(flatten)]
@@ -36,6 +37,13 @@ pub struct DeltaUser {
     /// Set when the user left the scope.
     #[serde(default, rename = "@removed", skip_serializing_if = "Option::is_none")]
     pub removed: Option<Removed>,
+}
+
+impl<'de> Deserialize<'de> for DeltaUser {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<DeltaUser, D::Error> {
+        let (user, removed) = crate::models::deserialize_delta_user(deserializer)?;
+        Ok(DeltaUser { user, removed })
+    }
 }
 
 /// One member change of a group.

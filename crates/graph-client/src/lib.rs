@@ -19,7 +19,7 @@
 //! let graph = GraphClient::builder().token_source(Arc::new(tokens)).build()?;
 //! let mut members = std::pin::pin!(graph.transitive_members("group-object-id"));
 //! while let Some(user) = members.try_next().await? {
-//!     println!("{} {:?}", user.id, user.user_principal_name);
+//!     println!("{} {:?}", user.id(), user.user_principal_name());
 //! }
 //! # Ok(()) }
 //! ```
@@ -44,7 +44,7 @@ pub use client::{GraphClient, GraphClientBuilder};
 pub use cloud::{Cloud, Tenant};
 pub use delta::{DeltaStart, DeltaUser, GroupChange, GroupDelta};
 pub use error::GraphError;
-pub use models::{DirectoryRole, Group, GroupKind, Organization, Removed, User, VerifiedDomain};
+pub use models::{DirectoryRole, Group, GroupKind, Organization, Removed, User, UserBuilder, VerifiedDomain};
 pub use ops::{GroupQuery, PAGE_SIZE};
 pub use paging::Page;
 pub use throttle::{ThrottleSnapshot, ThrottleStats};

@@ -18,8 +18,8 @@ async fn me_selects_only_what_sync_reads() {
         .await;
     let (client, _) = common::client(&server);
     let me = client.me().await.unwrap();
-    assert_eq!(me.account_enabled, Some(false));
-    assert_eq!(me.user_principal_name.as_deref(), Some("pupil7@contoso.example"));
+    assert_eq!(me.account_enabled(), Some(false));
+    assert_eq!(me.user_principal_name(), Some("pupil7@contoso.example"));
 }
 
 #[tokio::test]

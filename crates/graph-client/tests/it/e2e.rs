@@ -138,15 +138,16 @@ async fn transitive_members_of_a_nested_group_over_several_pages() {
     let pages: Vec<_> = client.transitive_member_pages(&big).try_collect().await.unwrap();
     assert_eq!(pages.iter().map(|p| p.value.len()).collect::<Vec<_>>(), [999, 301]);
     assert_eq!(pages[0].count, Some(1300), "@odata.count: the client sends $count with ConsistencyLevel");
-    let ids: BTreeSet<String> = pages.iter().flat_map(|p| p.value.iter().map(|u| u.id.clone())).collect();
+    let ids: BTreeSet<String> = pages.iter().flat_map(|p| p.value.iter().map(|u| u.id().to_owned())).collect();
     assert_eq!(ids.len(), 1300, "each user once, though two groups hold some of them");
-    assert!(pages.iter().flat_map(|p| &p.value).all(|u| u.account_enabled == Some(true)));
+    assert!(pages.iter().flat_map(|p| &p.value).all(|u| u.account_enabled() == Some(true)));
     let counts = fake.counters().snapshot();
     assert_eq!(counts.endpoint("GET /v1.0/groups/{id}/transitiveMembers/{cast}"), 2, "the lower bound: 2 pages");
     assert_eq!(counts.endpoint("POST /{tenant}/oauth2/v2.0/token"), 1, "one token for every page");
 
     // The sample's nesting, through the typed stream.
-    let year7: BTreeSet<String> = client.transitive_members(YEAR_7).map_ok(|u| u.id).try_collect().await.unwrap();
+    let year7: BTreeSet<String> =
+        client.transitive_members(YEAR_7).map_ok(|u| u.id().to_owned()).try_collect().await.unwrap();
     assert_eq!(year7, (100..108).map(uid).chain([uid(12)]).collect());
 }
 
@@ -184,9 +185,9 @@ async fn users_delta_round_then_a_change_then_the_next_round() {
     let pages: Vec<_> = client.users_delta(DeltaStart::Resume(link)).try_collect().await.unwrap();
     let changed: Vec<_> = pages.iter().flat_map(|p| p.value.clone()).collect();
     assert_eq!(changed.len(), 4);
-    let find = |id: &str| changed.iter().find(|u| u.user.id == id).unwrap();
-    assert_eq!(find(&uid(10)).user.job_title.as_deref(), Some("Head of Maths"));
-    assert_eq!(find(&uid(11)).user.account_enabled, Some(false));
+    let find = |id: &str| changed.iter().find(|u| u.user.id() == id).unwrap();
+    assert_eq!(find(&uid(10)).user.job_title(), Some("Head of Maths"));
+    assert_eq!(find(&uid(11)).user.account_enabled(), Some(false));
     assert_eq!(find(&uid(100)).removed.as_ref().unwrap().reason.as_deref(), Some("changed"));
     assert_eq!(find(&uid(101)).removed.as_ref().unwrap().reason.as_deref(), Some("deleted"));
 
@@ -196,7 +197,7 @@ async fn users_delta_round_then_a_change_then_the_next_round() {
     fake.update_user(&uid(12), |u| u.surname = Some("Byrne-Jones".into())).unwrap();
     let next: Vec<_> =
         client.users_delta(DeltaStart::Resume(pages[0].delta_link.clone().unwrap())).try_collect().await.unwrap();
-    assert_eq!(next.iter().flat_map(|p| &p.value).map(|u| u.user.id.clone()).collect::<Vec<_>>(), [uid(12)]);
+    assert_eq!(next.iter().flat_map(|p| &p.value).map(|u| u.user.id().to_owned()).collect::<Vec<_>>(), [uid(12)]);
 }
 
 #[tokio::test]
@@ -310,7 +311,7 @@ async fn device_code_sign_in_with_a_scripted_approval_then_refresh_with_rotation
     let (sleeper, _) = clock_sleeper(&fake);
     let client = client_with(&server, source, sleeper);
     let me = client.me().await.unwrap();
-    assert_eq!(me.id, sample::ADMIN_ID);
+    assert_eq!(me.id(), sample::ADMIN_ID);
     let roles: BTreeSet<String> =
         client.my_directory_roles().await.unwrap().into_iter().filter_map(|r| r.role_template_id).collect();
     assert_eq!(
@@ -324,7 +325,7 @@ async fn device_code_sign_in_with_a_scripted_approval_then_refresh_with_rotation
     // An hour later the fake refuses the access token; the client refreshes once (rotating the refresh token)
     // and carries on.
     fake.advance_clock(Duration::from_secs(3600));
-    assert_eq!(client.me().await.unwrap().id, sample::ADMIN_ID);
+    assert_eq!(client.me().await.unwrap().id(), sample::ADMIN_ID);
     let rotated = store.load().await.unwrap().unwrap().expose_secret().to_owned();
     assert_ne!(rotated, first_refresh);
     assert_eq!(fake.counters().snapshot().endpoint("POST /{tenant}/oauth2/v2.0/token"), 3, "two polls, one refresh");

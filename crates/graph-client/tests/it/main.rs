@@ -11,3 +11,4 @@ mod e2e;
 mod groups;
 mod members;
 mod retry;
+mod user;

@@ -56,9 +56,9 @@ async fn transitive_members_follow_next_links_with_consistency_level_on_every_pa
     let (client, _) = common::client(&server);
     let users: Vec<_> = client.transitive_members("g-1").try_collect().await.unwrap();
     assert_eq!(users.len(), 6);
-    assert_eq!(users[5].id, "00000000-0000-0000-0000-000000000005");
-    assert_eq!(users[0].account_enabled, Some(true));
-    assert_eq!(users[0].department.as_deref(), Some("Year 7"));
+    assert_eq!(users[5].id(), "00000000-0000-0000-0000-000000000005");
+    assert_eq!(users[0].account_enabled(), Some(true));
+    assert_eq!(users[0].department(), Some("Year 7"));
 }
 
 #[tokio::test]

@@ -5,6 +5,11 @@
 
 use serde::{Deserialize, Serialize};
 
+mod user;
+
+pub(crate) use user::deserialize_delta_user;
+pub use user::{User, UserBuilder};
+
 /// `$select` for users: only what sync reads.
 pub const USER_SELECT: &str = "id,userPrincipalName,mail,givenName,surname,displayName,accountEnabled,jobTitle,department,employeeId,onPremisesImmutableId,userType";
 
@@ -13,47 +18,6 @@ pub const GROUP_SELECT: &str = "id,displayName,description,mail,mailEnabled,secu
 
 /// `$select` for directory roles.
 pub const ROLE_SELECT: &str = "id,displayName,roleTemplateId";
-
-/// A user (`microsoft.graph.user`).
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct User {
-    /// The object id: the stable identity sync keys on.
-    pub id: String,
-    /// The sign-in name; it can change.
-    #[serde(default)]
-    pub user_principal_name: Option<String>,
-    /// The primary SMTP address.
-    #[serde(default)]
-    pub mail: Option<String>,
-    /// First name.
-    #[serde(default)]
-    pub given_name: Option<String>,
-    /// Last name.
-    #[serde(default)]
-    pub surname: Option<String>,
-    /// Display name.
-    #[serde(default)]
-    pub display_name: Option<String>,
-    /// `false` when the account is blocked from sign-in.
-    #[serde(default)]
-    pub account_enabled: Option<bool>,
-    /// Job title.
-    #[serde(default)]
-    pub job_title: Option<String>,
-    /// Department.
-    #[serde(default)]
-    pub department: Option<String>,
-    /// Employee id.
-    #[serde(default)]
-    pub employee_id: Option<String>,
-    /// The on-premises immutable id of a synced account.
-    #[serde(default)]
-    pub on_premises_immutable_id: Option<String>,
-    /// `Member` or `Guest`.
-    #[serde(default)]
-    pub user_type: Option<String>,
-}
 
 /// A group (`microsoft.graph.group`).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
