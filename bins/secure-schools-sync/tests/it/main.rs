@@ -7,3 +7,4 @@ mod doctor;
 mod faults;
 mod support;
 mod sync;
+mod ui;
