@@ -311,7 +311,8 @@ async fn security_headers(request: Request, next: Next) -> Response {
     );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    // `same-origin`, not `no-referrer`: with `no-referrer` browsers send `Origin: null` on our own forms.
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
     if !h.contains_key(header::CACHE_CONTROL) {
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
@@ -338,12 +339,15 @@ async fn login_form(
     headers: HeaderMap,
     axum::extract::Query(q): axum::extract::Query<LoginQuery>,
 ) -> UiResult {
-    if let Some(s) = cookie_token(&headers).and_then(|t| d.ui().sessions.get(&t))
-        && s.signed_in
-    {
+    let existing = cookie_token(&headers).and_then(|t| d.ui().sessions.get(&t));
+    if existing.as_ref().is_some_and(|s| s.signed_in) {
         return Ok(Redirect::to(&safe_next(q.next.as_deref())).into_response());
     }
     let configured = d.app().store().admin_credential(auth::ADMIN).await?.is_some();
+    // A signed-out session that is still valid keeps its token (several tabs of this page all work).
+    if let Some(session) = existing {
+        return Ok(html(layout::login(&session.csrf, &safe_next(q.next.as_deref()), None, configured)));
+    }
     let (token, session) = d.ui().sessions.create(false);
     let body = layout::login(&session.csrf, &safe_next(q.next.as_deref()), None, configured);
     let mut response = html(body);
