@@ -5,7 +5,8 @@
 //! * `GET /healthz` — `200 {"status":"ok","running":…}`;
 //! * `GET /metrics` — Prometheus text format (see [`crate::metrics`]);
 //! * `GET /runs?limit=&org=` — recent runs, newest first, as JSON;
-//! * `POST /sync` — "sync all": every organisation is due now (`202`);
+//! * `POST /sync` — "sync all": every organisation is due now (`202`; `403` when a browser sends it from another
+//!   site, told by its `Origin` header);
 //! * `POST /sync/{org}` — one organisation is due now (`202`, or `404` if it has no connection group);
 //! * `/ui/…` — the admin web UI ([`crate::ui`]), which, unlike the endpoints above, needs a signed-in admin.
 //!
@@ -379,14 +380,33 @@ async fn runs(State(d): State<Arc<Daemon>>, Query(q): Query<RunsQuery>) -> Resul
     Ok(axum::Json(rows).into_response())
 }
 
-async fn sync_all(State(d): State<Arc<Daemon>>) -> Response {
+/// A web page on another site must not be able to make a browser trigger syncs: a request whose `Origin` (which
+/// browsers send with every cross-site POST, and scripts do not) is not this host is refused.
+fn cross_site(headers: &axum::http::HeaderMap) -> Option<ApiError> {
+    if crate::ui::same_origin(headers) {
+        return None;
+    }
+    Some(ApiError { status: StatusCode::FORBIDDEN, message: "refused: the request came from another site".into() })
+}
+
+async fn sync_all(State(d): State<Arc<Daemon>>, headers: axum::http::HeaderMap) -> Response {
+    if let Some(e) = cross_site(&headers) {
+        return e.into_response();
+    }
     let organisations = d.trigger_all();
     tracing::info!(organisations = organisations.len(), "sync all requested over HTTP");
     (StatusCode::ACCEPTED, axum::Json(serde_json::json!({ "status": "accepted", "organisations": organisations })))
         .into_response()
 }
 
-async fn sync_one(State(d): State<Arc<Daemon>>, Path(org): Path<String>) -> Result<Response, ApiError> {
+async fn sync_one(
+    State(d): State<Arc<Daemon>>,
+    headers: axum::http::HeaderMap,
+    Path(org): Path<String>,
+) -> Result<Response, ApiError> {
+    if let Some(e) = cross_site(&headers) {
+        return Err(e);
+    }
     if !d.trigger(&org) {
         return Err(ApiError {
             status: StatusCode::NOT_FOUND,

@@ -11,7 +11,6 @@ use crate::daemon::Daemon;
 use crate::stored;
 use axum::Router;
 use axum::extract::{Form, Path, Query, State};
-use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
 use futures::TryStreamExt;
@@ -275,10 +274,11 @@ async fn check_group(app: &App, group: &ConnectionGroupConfig) -> Result<(), Str
     if problems.is_empty() { Ok(()) } else { Err(problems.join("; ")) }
 }
 
-async fn save(d: &Arc<Daemon>, admin: &Admin, id: &str, group: ConnectionGroupConfig, verb: &str) -> UiResult {
+async fn save(d: &Arc<Daemon>, admin: &Admin, id: &str, group: ConnectionGroupConfig, creating: bool) -> UiResult {
+    let verb = if creating { "created" } else { "saved" };
     let app = d.app();
     if let Err(message) = check_group(&app, &group).await {
-        return Ok(done(d, admin, &back_to(&group, id), false, message));
+        return Ok(done(d, admin, &back_to(&group, creating, id), false, message));
     }
     // A file connection gets its store record first (the store's groups refer to it), as `connect` does.
     app.save_connection(&group.connection).await?;
@@ -298,8 +298,9 @@ async fn save(d: &Arc<Daemon>, admin: &Admin, id: &str, group: ConnectionGroupCo
     ))
 }
 
-fn back_to(group: &ConnectionGroupConfig, id: &str) -> String {
-    if id.is_empty() || group.origin == Origin::File {
+/// Where a refused form goes back to: the create form (with its connection and organisation) or the edit form.
+fn back_to(group: &ConnectionGroupConfig, creating: bool, id: &str) -> String {
+    if creating {
         let q = serde_urlencoded::to_string([("connection", &group.connection), ("organisation", &group.organisation)])
             .unwrap_or_default();
         format!("/ui/groups/new?{q}")
@@ -322,12 +323,7 @@ async fn create(State(d): State<Arc<Daemon>>, admin: Admin, Form(pairs): Form<Ve
     if d.app().config().connection(&group.connection).is_none() {
         return Err(UiError::bad_request(format!("No connection is named `{}`.", group.connection)));
     }
-    let mut response = save(&d, &admin, &id, group.clone(), "created").await?;
-    if response.headers().get("location").is_some_and(|l| l.as_bytes().starts_with(b"/ui/groups/new")) {
-        // Sent back to the form with the reason: keep it as 303 (the message is in the session).
-        *response.status_mut() = StatusCode::SEE_OTHER;
-    }
-    Ok(response)
+    save(&d, &admin, &id, group, true).await
 }
 
 /// A stored connection group by id.
@@ -404,7 +400,7 @@ async fn update(
     let (fields, groups) = parse_form(&pairs);
     let name = fields.get("name").map(|v| v.trim().to_owned()).unwrap_or_default();
     let group = ConnectionGroupConfig { name, groups, ..old };
-    save(&d, &admin, &id, group, "saved").await
+    save(&d, &admin, &id, group, false).await
 }
 
 /// What deleting a connection group does to its users, in words.

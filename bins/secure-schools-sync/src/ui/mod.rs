@@ -232,6 +232,11 @@ fn is_public(path: &str) -> bool {
     path == "/ui/login" || path.starts_with("/ui/assets/")
 }
 
+/// Whether a request's `Origin`, when a browser sends one, is this host (requests without one, from scripts, pass).
+pub fn same_origin(headers: &HeaderMap) -> bool {
+    origin_ok(headers)
+}
+
 /// A browser's `Origin`, when it sends one, must be this host (a second line behind SameSite and the token).
 fn origin_ok(headers: &HeaderMap) -> bool {
     let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else { return true };

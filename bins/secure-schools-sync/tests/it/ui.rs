@@ -367,3 +367,82 @@ async fn without_an_admin_password_the_sign_in_page_says_how_to_set_one() {
     assert!(form.body.contains("SECURE_SCHOOLS_SYNC_ADMIN_PASSWORD"), "{}", form.body);
     assert!(!form.body.contains("type=\"password\""), "no form to guess at");
 }
+
+#[tokio::test]
+async fn what_the_ui_creates_the_cli_uses_and_the_file_wins_a_clash() {
+    let (env, daemon, router) = daemon().await;
+    let (cookie, csrf) = sign_in(&router).await;
+    let school = env.sandbox.trust.schools[0].clone();
+    let org = school.organisation_id.as_str();
+    let year = school.year_group_ids[0].as_str();
+    let m365 = school.m365_group_ids[0].as_str();
+
+    // A forged form that selects a Microsoft 365 group is refused by the server too, with the reason.
+    let forged = [
+        ("csrf", csrf.as_str()),
+        ("name", "Forged"),
+        ("connection", "trust"),
+        ("organisation", org),
+        ("group", m365),
+        (&*format!("role:{m365}"), "staff"),
+    ];
+    let a = send(&router, post("/ui/groups", Some(&cookie), &forged)).await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER);
+    let back = send(&router, get(a.location(), Some(&cookie))).await;
+    assert!(back.body.contains("Microsoft 365 group"), "{}", back.body);
+    assert!(daemon.app().store().groups().await.unwrap().is_empty());
+
+    // A connection group created in the UI, on the file's connection.
+    let role_key = format!("role:{year}");
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("name", "Year group extra"),
+        ("connection", "trust"),
+        ("organisation", org),
+        ("group", year),
+        (role_key.as_str(), "student"),
+    ];
+    let a = send(&router, post("/ui/groups", Some(&cookie), &form)).await;
+    assert_eq!((a.status, a.location()), (StatusCode::SEE_OTHER, "/ui/groups"));
+    let stored = daemon.app().store().groups().await.unwrap();
+    assert_eq!(stored.len(), 1);
+    let id = stored[0].group.id.clone();
+    // The daemon uses it at once …
+    assert!(daemon.app().config().connection_groups.iter().any(|g| g.name == "Year group extra"));
+    // … and so does the CLI, which opens the app anew: `groups` shows the selection.
+    let cli =
+        secure_schools_sync::app::App::open(env.sandbox.config().unwrap(), env.sandbox.secrets(), Default::default())
+            .await
+            .unwrap();
+    let rows = secure_schools_sync::commands::group_rows(&cli, "trust", None).await.unwrap();
+    let row = rows.iter().find(|r| r.id == year).unwrap();
+    assert!(row.selected_by.iter().any(|s| s.organisation == org && s.role == "student"), "{row:?}");
+    // The file's groups are listed read-only; the UI's can be edited and deleted.
+    let list = send(&router, get("/ui/groups", Some(&cookie))).await;
+    assert!(list.body.contains(&format!("/ui/groups/{id}/edit")));
+    assert!(!list.body.contains("/ui/groups/config-0/edit"));
+    let confirm = send(&router, get(&format!("/ui/groups/{id}/delete"), Some(&cookie))).await;
+    assert!(confirm.body.contains("suspended"), "the consequences are spelled out: {}", confirm.body);
+    let a = send(&router, post(&format!("/ui/groups/{id}/delete"), Some(&cookie), &[("csrf", &csrf)])).await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER);
+    assert!(daemon.app().store().groups().await.unwrap().is_empty());
+    assert!(!daemon.app().config().connection_groups.iter().any(|g| g.name == "Year group extra"));
+
+    // A stored connection with a name the file uses is left out, and says why.
+    let clash = secure_schools_sync::config::ConnectionConfig {
+        origin: secure_schools_sync::config::Origin::Store("trust".into()),
+        ..cli.config().connection("trust").unwrap().clone()
+    };
+    let record = secure_schools_sync::stored::microsoft_record(&clash, None);
+    let mut other = record.clone();
+    other.id = ConnectionId::new("from-ui");
+    other.name = "from-ui".into();
+    daemon.app().store().save_connection(&other).await.unwrap();
+    let reopened = cli.reload().await.unwrap();
+    assert!(reopened.config().connection("from-ui").is_some_and(|c| c.origin.is_store()));
+    assert!(reopened.config().connection("trust").is_some_and(|c| !c.origin.is_store()));
+    let settings = &daemon.app().store().connection(&ConnectionId::new("trust")).await.unwrap().unwrap().settings;
+    assert_eq!(settings["managed_by"], "file", "the file connection's record only keeps its sign-in");
+    let (_, left_out) = cli.file_config().with_stored(vec![clash], vec![]);
+    assert!(left_out[0].1.contains("the file's is used"), "{left_out:?}");
+}
