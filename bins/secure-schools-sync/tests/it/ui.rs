@@ -446,3 +446,41 @@ async fn what_the_ui_creates_the_cli_uses_and_the_file_wins_a_clash() {
     let (_, left_out) = cli.file_config().with_stored(vec![clash], vec![]);
     assert!(left_out[0].1.contains("the file's is used"), "{left_out:?}");
 }
+
+#[tokio::test]
+async fn the_live_region_answers_as_soon_as_the_scheduler_moves() {
+    let (env, daemon, router) = daemon().await;
+    let (cookie, csrf) = sign_in(&router).await;
+    let organisations = env.sandbox.trust.schools.len() as u64;
+    let version = daemon.live().borrow().version;
+    let (trigger, shutdown) = secure_schools_sync::shutdown::Shutdown::manual();
+    let scheduler = daemon.clone().run_scheduler(shutdown);
+    let test = async {
+        let mut finished = daemon.finished_runs();
+        // A long-poll waiting for the next change, and Sync all pressed meanwhile: the poll answers with the region.
+        let poll = send(&router, get(&format!("/ui/sync/live?after={version}"), Some(&cookie)));
+        let press = send(&router, post("/ui/sync/all", Some(&cookie), &[("csrf", &csrf)]));
+        let (answer, pressed) = tokio::join!(poll, press);
+        assert_eq!((pressed.status, pressed.location()), (StatusCode::SEE_OTHER, "/ui/sync"));
+        assert_eq!(answer.status, StatusCode::OK);
+        assert!(answer.body.starts_with("<div id=\"live\" data-live-url=\"/ui/sync/live\""), "{}", answer.body);
+        tokio::time::timeout(std::time::Duration::from_secs(60), finished.wait_for(|n| *n >= organisations))
+            .await
+            .unwrap()
+            .unwrap();
+        // Once every run ended, the page shows each organisation's state and counts.
+        let page = send(&router, get("/ui/sync", Some(&cookie))).await;
+        assert!(page.body.contains("Sync all started"), "the one-time message");
+        for school in &env.sandbox.trust.schools {
+            let row = page.body.split(&format!("data-organisation=\"{}\"", school.organisation_id)).nth(1).unwrap();
+            let row = row.split("</tr>").next().unwrap();
+            assert!(row.contains(">Succeeded<"), "{row}");
+            let created = row.split("data-field=\"created\">").nth(1).unwrap().split('<').next().unwrap();
+            assert!(created.parse::<usize>().unwrap() > 0, "{row}");
+        }
+        assert!(page.body.contains("No sync is running."));
+        trigger.trigger();
+    };
+    let (result, ()) = tokio::join!(scheduler, test);
+    result.unwrap();
+}
