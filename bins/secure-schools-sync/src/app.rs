@@ -45,6 +45,8 @@ pub struct Secrets {
     pub client_secrets: BTreeMap<String, SecretString>,
     /// Wonde API tokens, by connection name (else read from the connection's `token_env`).
     pub wonde_tokens: BTreeMap<String, SecretString>,
+    /// The web UI's admin password, stored (hashed) at the daemon's first start (see [`crate::ui`]).
+    pub admin_password: Option<SecretString>,
 }
 
 impl fmt::Debug for Secrets {
@@ -55,6 +57,7 @@ impl fmt::Debug for Secrets {
             .field("store_key", &self.store_key.as_ref().map(|k| k.fingerprint().to_owned()))
             .field("client_secrets", &self.client_secrets.keys().collect::<Vec<_>>())
             .field("wonde_tokens", &self.wonde_tokens.keys().collect::<Vec<_>>())
+            .field("admin_password", &self.admin_password.as_ref().map(|_| "[redacted]"))
             .finish()
     }
 }
@@ -234,6 +237,7 @@ impl TokenStore for StoredSignIn {
 /// Everything a command needs, built once from the configuration.
 pub struct App {
     config: Config,
+    base: Config,
     store: Store,
     secure_schools: Result<SecureSchoolsClient, String>,
     secure_schools_stats: Arc<ThrottleStats>,
@@ -242,6 +246,8 @@ pub struct App {
     wonde: BTreeMap<String, Result<Arc<Wonde>, String>>,
     options: AppOptions,
     owner: String,
+    secrets: Secrets,
+    left_out: Vec<(String, String)>,
 }
 
 impl fmt::Debug for App {
@@ -255,6 +261,11 @@ impl fmt::Debug for App {
             .field("owner", &self.owner)
             .finish_non_exhaustive()
     }
+}
+
+/// A new lock owner name for this process: `secure-schools-sync@<host>/<pid>/<nonce>`.
+fn new_owner() -> String {
+    format!("{OWNER_PREFIX}{}/{}/{}", hostname(), std::process::id(), &uuid::Uuid::new_v4().simple().to_string()[..8])
 }
 
 fn retrier(options: &AppOptions) -> Retrier {
@@ -292,11 +303,75 @@ impl App {
         let store = Store::open_with(&config.store, StoreOptions::default().key(key))
             .await
             .with_context(|| format!("opening the store `{}`", config.store))?;
-        App::with_store(config, store, secrets, options)
+        App::with_stored(config, store, secrets, options).await
     }
 
-    /// Builds the clients around an open store.
+    /// Builds the clients around an open store, with the connections and connection groups kept in the store (the
+    /// web UI's) merged after the configuration file's (see [`crate::stored`]).
+    pub async fn with_stored(
+        config: Config,
+        store: Store,
+        secrets: Secrets,
+        options: AppOptions,
+    ) -> anyhow::Result<App> {
+        let owner = new_owner();
+        App::assemble(config, store, secrets, options, owner, &BTreeMap::new()).await
+    }
+
+    /// The same app with the store's connections and connection groups read again (after the web UI changed them):
+    /// the same store, secrets, options and lock owner; a connection whose settings did not change keeps its
+    /// clients (and so its cached tokens and request counters).
+    pub async fn reload(&self) -> anyhow::Result<App> {
+        App::assemble(
+            self.base.clone(),
+            self.store.clone(),
+            self.secrets.clone(),
+            self.options.clone(),
+            self.owner.clone(),
+            &self.microsoft,
+        )
+        .await
+    }
+
+    async fn assemble(
+        base: Config,
+        store: Store,
+        secrets: Secrets,
+        options: AppOptions,
+        owner: String,
+        previous: &BTreeMap<String, Result<Arc<Microsoft>, String>>,
+    ) -> anyhow::Result<App> {
+        let stored = crate::stored::load(&store).await?;
+        let (config, mut left_out) = base.with_stored(stored.connections, stored.groups);
+        left_out.extend(stored.problems);
+        for (name, why) in &left_out {
+            tracing::warn!(entry = %name, reason = %why, "a connection or connection group in the store is left out");
+        }
+        let mut with_secrets = secrets.clone();
+        for (name, secret) in stored.client_secrets {
+            with_secrets.client_secrets.entry(name).or_insert(secret);
+        }
+        let mut app = App::build(config, store, &with_secrets, options, owner, previous)?;
+        app.base = base;
+        app.secrets = secrets;
+        app.left_out = left_out;
+        Ok(app)
+    }
+
+    /// Builds the clients around an open store, from the configuration alone.
     pub fn with_store(config: Config, store: Store, secrets: Secrets, options: AppOptions) -> anyhow::Result<App> {
+        let owner = new_owner();
+        App::build(config, store, &secrets, options, owner, &BTreeMap::new())
+    }
+
+    fn build(
+        config: Config,
+        store: Store,
+        secrets: &Secrets,
+        options: AppOptions,
+        owner: String,
+        previous: &BTreeMap<String, Result<Arc<Microsoft>, String>>,
+    ) -> anyhow::Result<App> {
         let secure_schools_stats = Arc::new(ThrottleStats::default());
         let token = secrets.secure_schools_token.clone().or_else(|| env_secret(&config.secure_schools.token_env));
         let secure_schools = match token {
@@ -315,7 +390,7 @@ impl App {
         let mut microsoft = BTreeMap::new();
         let mut wonde = BTreeMap::new();
         for connection in config.connections.iter().filter(|c| c.is_wonde()) {
-            let built = build_wonde(connection, &secrets, &options).map(Arc::new);
+            let built = build_wonde(connection, secrets, &options).map(Arc::new);
             if let Err(e) = &built {
                 tracing::debug!(connection = %connection.name, error = %e, "connection not usable");
             }
@@ -331,19 +406,56 @@ impl App {
                 google.insert(connection.name.clone(), built);
                 continue;
             }
-            let built = build_microsoft(connection, &store, &secrets, &options).map(Arc::new);
+            // A connection whose settings did not change keeps its clients, unless its secret is the UI's (it
+            // may have been replaced under the same name).
+            let reusable = match previous.get(&connection.name) {
+                Some(Ok(m))
+                    if &m.config == connection
+                        && !(connection.origin.is_store() && connection.auth == AuthMode::AppOnly) =>
+                {
+                    Some(m.clone())
+                }
+                _ => None,
+            };
+            let built = match reusable {
+                Some(m) => Ok(m),
+                None => build_microsoft(connection, &store, secrets, &options).map(Arc::new),
+            };
             if let Err(e) = &built {
                 tracing::debug!(connection = %connection.name, error = %e, "connection not usable");
             }
             microsoft.insert(connection.name.clone(), built);
         }
-        let owner = format!(
-            "{OWNER_PREFIX}{}/{}/{}",
-            hostname(),
-            std::process::id(),
-            &uuid::Uuid::new_v4().simple().to_string()[..8]
-        );
-        Ok(App { config, store, secure_schools, secure_schools_stats, microsoft, google, wonde, options, owner })
+        let base = config.clone();
+        Ok(App {
+            config,
+            base,
+            store,
+            secure_schools,
+            secure_schools_stats,
+            microsoft,
+            google,
+            wonde,
+            options,
+            owner,
+            secrets: secrets.clone(),
+            left_out: Vec::new(),
+        })
+    }
+
+    /// The configuration file's own part (without the store's connections and connection groups).
+    pub fn file_config(&self) -> &Config {
+        &self.base
+    }
+
+    /// The web UI's admin password given at start (command line or environment), if any.
+    pub fn admin_password(&self) -> Option<&SecretString> {
+        self.secrets.admin_password.as_ref()
+    }
+
+    /// Connections and connection groups in the store that are left out of the merged configuration, and why.
+    pub fn left_out(&self) -> &[(String, String)] {
+        &self.left_out
     }
 
     /// The configuration.
@@ -426,6 +538,10 @@ impl App {
     /// Records the connection (not its secrets) in the store, so that its sign-in can be kept there.
     pub async fn save_connection(&self, name: &str) -> anyhow::Result<()> {
         let config = self.config.connection(name).ok_or_else(|| anyhow!("no connection is named `{name}`"))?;
+        if config.origin.is_store() {
+            // Created in the web UI: its record (settings and secret) is already in the store.
+            return Ok(());
+        }
         let secret = match (&config.auth, &config.client_secret_env) {
             (AuthMode::AppOnly, Some(var)) => SecretRef::Env(var.clone()),
             _ => SecretRef::None,
@@ -435,6 +551,7 @@ impl App {
             name: name.to_owned(),
             kind: ConnectionKind::Microsoft,
             settings: serde_json::json!({
+                "managed_by": crate::stored::MANAGED_BY_FILE,
                 "tenant": config.tenant,
                 "client_id": config.client_id,
                 "auth": match config.auth { AuthMode::Delegated => "delegated", AuthMode::AppOnly => "app-only" },
@@ -595,29 +712,36 @@ fn build_microsoft(
 ) -> Result<Microsoft, String> {
     let tenant = Tenant::new(connection.tenant.clone()).map_err(|e| e.to_string())?;
     let cloud = connection.cloud();
-    let tokens: Arc<dyn TokenSource> = match connection.auth {
-        AuthMode::Delegated => Arc::new(
-            RefreshTokenSource::new(
-                cloud.clone(),
-                tenant.clone(),
-                connection.client_id.clone(),
-                delegated_scopes(&cloud),
-                Arc::new(StoredSignIn::new(store.clone(), ConnectionId::new(connection.name.clone()))),
-            )
-            .with_retrier(retrier(options)),
-        ),
-        AuthMode::AppOnly => {
-            let var = connection.client_secret_env.clone().unwrap_or_default();
-            let secret =
-                secrets.client_secrets.get(&connection.name).cloned().or_else(|| env_secret(&var)).ok_or_else(
-                    || format!("app-only sign-in needs the client secret: set the environment variable {var}"),
-                )?;
-            Arc::new(
-                ClientCredentials::new(cloud.clone(), tenant.clone(), connection.client_id.clone(), secret)
-                    .with_retrier(retrier(options)),
-            )
-        }
-    };
+    let tokens: Arc<dyn TokenSource> =
+        match connection.auth {
+            AuthMode::Delegated => Arc::new(
+                RefreshTokenSource::new(
+                    cloud.clone(),
+                    tenant.clone(),
+                    connection.client_id.clone(),
+                    delegated_scopes(&cloud),
+                    Arc::new(StoredSignIn::new(store.clone(), ConnectionId::new(connection.name.clone()))),
+                )
+                .with_retrier(retrier(options)),
+            ),
+            AuthMode::AppOnly => {
+                let var = connection.client_secret_env.clone().unwrap_or_default();
+                let secret =
+                secrets.client_secrets.get(&connection.name).cloned().or_else(|| env_secret(&var)).ok_or_else(|| {
+                    if connection.origin.is_store() {
+                        "app-only sign-in needs the client secret stored with the connection, and it cannot be read \
+                         (see the web UI's connection list); delete the connection and create it again"
+                            .to_owned()
+                    } else {
+                        format!("app-only sign-in needs the client secret: set the environment variable {var}")
+                    }
+                })?;
+                Arc::new(
+                    ClientCredentials::new(cloud.clone(), tenant.clone(), connection.client_id.clone(), secret)
+                        .with_retrier(retrier(options)),
+                )
+            }
+        };
     let stats = Arc::new(ThrottleStats::default());
     let graph = GraphClient::builder()
         .cloud(cloud.clone())

@@ -254,6 +254,18 @@ pub async fn groups(
         writeln!(out, "A unit includes every unit under it. Select units by path in `connection_groups`.")?;
         return Ok(Outcome::Success);
     }
+    let rows = group_rows(app, connection, search).await?;
+    if json {
+        out.json(&rows)?;
+        return Ok(Outcome::Success);
+    }
+    write_group_rows(&rows, search, out)
+}
+
+/// The groups of a connection's tenant (those whose name contains `search`, when given), sorted by name, each with
+/// its kind, whether it can be synced and why not, and the connection groups that select it. `groups` prints them;
+/// the web UI offers them for selection.
+pub async fn group_rows(app: &App, connection: &str, search: Option<&str>) -> anyhow::Result<Vec<GroupRow>> {
     let m = app.microsoft(connection)?;
     let query = match search.map(str::trim).filter(|s| !s.is_empty()) {
         Some(text) => GroupQuery::Search(text.to_owned()),
@@ -288,17 +300,16 @@ pub async fn groups(
                 .push(Selection { organisation: cg.organisation.clone(), role: g.role.clone() });
         }
     }
-    let rows: Vec<GroupRow> = groups.iter().map(|g| group_row(g, &selections)).collect();
-    if json {
-        out.json(&rows)?;
-        return Ok(Outcome::Success);
-    }
+    Ok(groups.iter().map(|g| group_row(g, &selections)).collect())
+}
+
+fn write_group_rows(rows: &[GroupRow], search: Option<&str>, out: &mut Output) -> anyhow::Result<Outcome> {
     if rows.is_empty() {
         writeln!(out, "No groups found{}.", search.map(|s| format!(" for \"{s}\"")).unwrap_or_default())?;
         return Ok(Outcome::Success);
     }
     let mut table = Table::new(["group", "kind", "syncable", "selected by", "id"]);
-    for row in &rows {
+    for row in rows {
         let kind = if row.dynamic { format!("{} (dynamic)", row.kind) } else { row.kind.clone() };
         let selected: Vec<String> =
             row.selected_by.iter().map(|s| format!("{} as {}", s.organisation, s.role)).collect();

@@ -43,8 +43,25 @@ pub enum ConfigError {
     },
 }
 
+/// Where a connection or a connection group is defined (see docs/ui.md, "One state, three editors").
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Origin {
+    /// In the configuration file: the file is its source of truth; the web UI shows it read-only.
+    #[default]
+    File,
+    /// In the store, created in the web UI (the value is its id there: the connection's name, or the group's id).
+    Store(String),
+}
+
+impl Origin {
+    /// Whether it lives in the store (and so can be changed from the web UI).
+    pub fn is_store(&self) -> bool {
+        matches!(self, Origin::Store(_))
+    }
+}
+
 /// How a Microsoft connection signs in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize, Default)]
 #[serde(rename_all = "kebab-case")]
 pub enum AuthMode {
     /// An admin signs in once with a device code (`connect microsoft`); the refresh token is stored encrypted.
@@ -55,7 +72,7 @@ pub enum AuthMode {
 }
 
 /// The national cloud of a tenant.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize, Default)]
 #[serde(rename_all = "kebab-case")]
 pub enum CloudName {
     /// The global service.
@@ -70,7 +87,7 @@ pub enum CloudName {
 }
 
 /// One `[[connections]]` entry.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConnectionConfig {
     /// A short name, used in `external_id`s: letters, digits, `-`, `_` (never change it once synced).
@@ -133,6 +150,9 @@ pub struct ConnectionConfig {
     /// group from this: the school's students as students and its employees as staff.
     #[serde(default)]
     pub organisation: Option<String>,
+    /// Where it is defined (never read from the file).
+    #[serde(skip)]
+    pub origin: Origin,
 }
 
 /// The `kind` of a Wonde connection.
@@ -210,7 +230,7 @@ impl ConnectionConfig {
 }
 
 /// One group of a connection group.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GroupConfig {
     /// Microsoft: the group's object id. Google: the organisational unit's full path (`/School/Students`; also
@@ -225,7 +245,7 @@ pub struct GroupConfig {
 }
 
 /// One `[[connection_groups]]` entry.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConnectionGroupConfig {
     /// A name for people.
@@ -236,6 +256,9 @@ pub struct ConnectionGroupConfig {
     pub connection: String,
     /// The groups to sync and the role of each.
     pub groups: Vec<GroupConfig>,
+    /// Where it is defined (never read from the file).
+    #[serde(skip)]
+    pub origin: Origin,
 }
 
 /// `[secure_schools]`.
@@ -544,7 +567,10 @@ impl Config {
             .iter()
             .enumerate()
             .map(|(i, g)| ConnectionGroup {
-                id: format!("config-{i}"),
+                id: match &g.origin {
+                    Origin::File => format!("config-{i}"),
+                    Origin::Store(id) => id.clone(),
+                },
                 organisation: OrganisationId::new(g.organisation.clone()),
                 connection: ConnectionId::new(g.connection.clone()),
                 scopes: g
@@ -594,6 +620,40 @@ impl Config {
     /// A connection by name.
     pub fn connection(&self, name: &str) -> Option<&ConnectionConfig> {
         self.connections.iter().find(|c| c.name == name)
+    }
+
+    /// This configuration with connections and connection groups kept in the store (created in the web UI) added
+    /// after the file's own. The file wins: a stored connection whose name the file also uses is left out (and
+    /// so are stored groups that use it), as is a stored group whose connection is unknown. Returns the merged
+    /// configuration and what was left out, with why.
+    pub fn with_stored(
+        &self,
+        connections: Vec<ConnectionConfig>,
+        groups: Vec<ConnectionGroupConfig>,
+    ) -> (Config, Vec<(String, String)>) {
+        let mut merged = self.clone();
+        let mut left_out = Vec::new();
+        let mut shadowed = std::collections::BTreeSet::new();
+        for c in connections {
+            if merged.connection(&c.name).is_some() {
+                left_out.push((
+                    c.name.clone(),
+                    format!("the configuration file also defines a connection named `{}`; the file's is used", c.name),
+                ));
+                shadowed.insert(c.name.clone());
+                continue;
+            }
+            merged.connections.push(c);
+        }
+        for g in groups {
+            if shadowed.contains(&g.connection) || merged.connection(&g.connection).is_none() {
+                left_out
+                    .push((g.name.clone(), format!("its connection `{}` is not usable from the store", g.connection)));
+                continue;
+            }
+            merged.connection_groups.push(g);
+        }
+        (merged, left_out)
     }
 }
 

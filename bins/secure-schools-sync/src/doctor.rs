@@ -79,7 +79,8 @@ pub enum Status {
 }
 
 impl Status {
-    fn label(self) -> &'static str {
+    /// `PASS`, `FAIL`, `WARN` or `SKIP`.
+    pub fn label(self) -> &'static str {
         match self {
             Status::Pass => "PASS",
             Status::Fail => "FAIL",
@@ -225,33 +226,8 @@ pub async fn run(app: &App) -> DoctorReport {
     let mut graph_accounts: BTreeMap<String, User> = BTreeMap::new();
     for connection in &app.config().connections {
         checks.connection = Some(connection.name.clone());
-        if connection.is_google() {
-            google::check_connection(app, connection, &mut checks).await;
-            continue;
-        }
-        if connection.is_wonde() {
-            check_wonde(app, connection, &mut checks).await;
-            continue;
-        }
-        let microsoft = app.microsoft(&connection.name);
-        match microsoft {
-            Err(e) => {
-                let remedy = match &connection.client_secret_env {
-                    Some(var) if connection.auth == AuthMode::AppOnly => {
-                        format!("set the environment variable {var} to the app registration's client secret value")
-                    }
-                    _ => "fix the connection in the configuration".to_owned(),
-                };
-                checks.fail("microsoft.sign_in", T_SIGN_IN, format!("{e:#}"), remedy);
-                for (id, title) in [("microsoft.read_users", T_USERS), ("microsoft.read_groups", T_GROUPS)] {
-                    checks.skip(id, title, "needs a working Microsoft sign-in");
-                }
-            }
-            Ok(m) => {
-                if let Some(me) = check_connection(app, m, &mut checks).await {
-                    graph_accounts.insert(connection.name.clone(), me);
-                }
-            }
+        if let Some(me) = connection_checks_into(app, connection, &mut checks).await {
+            graph_accounts.insert(connection.name.clone(), me);
         }
     }
     checks.connection = None;
@@ -260,6 +236,49 @@ pub async fn run(app: &App) -> DoctorReport {
     check_admin(app, ss_me.as_ref(), &mut checks).await;
     let passed = !checks.list.iter().any(|c| c.status == Status::Fail);
     DoctorReport { checks: checks.list, passed }
+}
+
+/// The checks of one connection only (the web UI's "Test"): sign-in, account, reads, roles or application
+/// permissions, and the groups selected from it. `None` when no connection has that name.
+pub async fn connection_checks(app: &App, name: &str) -> Option<Vec<Check>> {
+    let connection = app.config().connection(name)?;
+    let mut checks = Checks { list: Vec::new(), connection: Some(name.to_owned()) };
+    connection_checks_into(app, connection, &mut checks).await;
+    Some(checks.list)
+}
+
+async fn connection_checks_into(
+    app: &App,
+    connection: &crate::config::ConnectionConfig,
+    checks: &mut Checks,
+) -> Option<User> {
+    if connection.is_google() {
+        google::check_connection(app, connection, checks).await;
+        return None;
+    }
+    if connection.is_wonde() {
+        check_wonde(app, connection, checks).await;
+        return None;
+    }
+    match app.microsoft(&connection.name) {
+        Err(e) => {
+            let remedy = match &connection.client_secret_env {
+                Some(var) if connection.auth == AuthMode::AppOnly => {
+                    format!("set the environment variable {var} to the app registration's client secret value")
+                }
+                _ if connection.origin.is_store() => {
+                    "delete the connection in the web UI and create it again".to_owned()
+                }
+                _ => "fix the connection in the configuration".to_owned(),
+            };
+            checks.fail("microsoft.sign_in", T_SIGN_IN, format!("{e:#}"), remedy);
+            for (id, title) in [("microsoft.read_users", T_USERS), ("microsoft.read_groups", T_GROUPS)] {
+                checks.skip(id, title, "needs a working Microsoft sign-in");
+            }
+            None
+        }
+        Ok(m) => check_connection(app, m, checks).await,
+    }
 }
 
 /// The checks of one connection. Returns the signed-in account of a delegated connection, when it could be read.

@@ -10,6 +10,8 @@
 //! * [`doctor`] — every prerequisite, checked and explained with its remedy;
 //! * [`daemon`] — the scheduler and the local HTTP endpoint (health, Prometheus [`metrics`], runs, triggers);
 //! * [`demo`] — the whole job against in-process fakes, with no credentials and no network;
+//! * [`stored`] — connections and connection groups the web UI keeps in the store, merged with the file's;
+//! * [`ui`] — the admin web UI the daemon serves (sign-in, connections, connection groups, sync, runs, doctor);
 //! * [`output`] — tables, JSON and progress bars; [`shutdown`] — SIGINT/SIGTERM handling.
 //!
 //! ```no_run
@@ -34,6 +36,8 @@ pub mod doctor;
 pub mod metrics;
 pub mod output;
 pub mod shutdown;
+pub mod stored;
+pub mod ui;
 
 /// How a command ended, and so the program's exit status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

@@ -38,6 +38,11 @@ struct Cli {
     #[arg(long, env = "ROSTERBRIDGE_SECRET_KEY", hide_env_values = true, global = true)]
     secret_key: Option<String>,
 
+    /// The daemon's web UI admin password: stored (hashed) at the first start; a different one later replaces it
+    /// (prefer the environment variable; at least 12 characters).
+    #[arg(long, env = "SECURE_SCHOOLS_SYNC_ADMIN_PASSWORD", hide_env_values = true, global = true)]
+    admin_password: Option<String>,
+
     /// Log filter, e.g. `info` or `secure_schools_sync=debug` (default: warn; info for the daemon).
     #[arg(long, env = "RUST_LOG", global = true)]
     log: Option<String>,
@@ -86,7 +91,8 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Runs the scheduler and the local HTTP endpoint (health, metrics, runs, triggers) until SIGINT/SIGTERM.
+    /// Runs the scheduler, the local HTTP endpoint (health, metrics, runs, triggers) and the admin web UI
+    /// (http://127.0.0.1:8787/ui/ by default) until SIGINT/SIGTERM.
     Daemon,
     /// The run history; `runs show ID`, `runs approve ID`.
     Runs(RunsArgs),
@@ -178,6 +184,7 @@ fn main() -> ExitCode {
     let secrets = Secrets {
         secure_schools_token: cli.secure_schools_token.take().map(SecretString::from),
         secret_key: cli.secret_key.take().map(SecretString::from),
+        admin_password: cli.admin_password.take().map(SecretString::from),
         ..Secrets::default()
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {

@@ -16,6 +16,7 @@
 //!   `tobedeleted`; every import is one transaction (a failed import leaves the previous roster as it was), bumps
 //!   the roster version, and on PostgreSQL notifies `roster_changed` so that feed servers reload ([`RosterWatcher`]).
 //!   API clients of the feed are kept with their secret's hash only.
+//! * **Admin credentials** ([`AdminCredential`]) of the sync daemon's web UI: an Argon2id hash per account.
 //!
 //! Both backends run the same queries; migrations are embedded and run when a store is opened.
 //!
@@ -54,6 +55,7 @@
 //! # Ok(()) }
 //! ```
 
+mod admin;
 mod connections;
 mod db;
 mod error;
@@ -61,6 +63,7 @@ mod roster;
 mod secret;
 pub mod state;
 
+pub use admin::AdminCredential;
 pub use connections::{ConnectionRecord, ConnectionSummary, GroupRecord};
 pub use error::StoreError;
 pub use roster::{

@@ -27,6 +27,19 @@ async fn endpoints_trigger_runs_and_report_them() {
     assert_eq!(status, StatusCode::OK);
     assert!(body.contains("\"ok\""), "{body}");
 
+    // A page on another site cannot make a browser trigger syncs.
+    for uri in ["/sync", "/sync/org_nowhere"] {
+        let request = Request::builder()
+            .method("POST")
+            .uri(uri)
+            .header("host", "127.0.0.1:8787")
+            .header("origin", "https://evil.example")
+            .body(Body::empty())
+            .unwrap();
+        let response = daemon.router().oneshot(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::FORBIDDEN, "{uri}");
+    }
+
     let (status, body) = call(&daemon, "POST", "/sync/org_nowhere").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert!(body.contains("no connection group"), "{body}");

@@ -1,6 +1,7 @@
 //! End-to-end tests of secure-schools-sync against the testkit fakes, in-process.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod browser;
 mod cli;
 mod daemon;
 mod doctor;
@@ -8,4 +9,5 @@ mod faults;
 mod google;
 mod support;
 mod sync;
+mod ui;
 mod wonde;

@@ -12,8 +12,8 @@ async fn migrations_are_idempotent_and_data_survives_reopening() {
         let third = t.reopen(support::options(&key, &clock)).await;
         assert!(again.api_client("WebserviceUser").await.unwrap().is_some(), "{name}");
         assert_eq!(third.roster_version().await.unwrap(), 0, "{name}");
-        let applied = t.raw_strings("SELECT CAST(version AS TEXT) FROM _sqlx_migrations").await;
-        assert_eq!(applied, vec!["1".to_owned()], "{name}");
+        let applied = t.raw_strings("SELECT CAST(version AS TEXT) FROM _sqlx_migrations ORDER BY version").await;
+        assert_eq!(applied, vec!["1".to_owned(), "2".to_owned()], "{name}");
     }
 }
 

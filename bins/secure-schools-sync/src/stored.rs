@@ -1,0 +1,183 @@
+//! Connections and connection groups kept in the store, as the web UI creates them, and how they join the
+//! configuration file's (see docs/ui.md, "One state, three editors").
+//!
+//! The rule: the configuration file's connections and connection groups are the file's, and the UI shows them
+//! read-only; the UI creates, edits and deletes its own, which live in the store (a connection's non-secret
+//! settings as JSON marked `"managed_by": "ui"`, its client secret encrypted). [`crate::app::App::open`] merges
+//! both, the file's first, so that every command (`sync`, `plan`, `doctor`, `groups`), the daemon's scheduler and
+//! the UI see one set. The file wins a name clash.
+//!
+//! The store also holds a record of every file connection that has signed in (`connect microsoft`), to keep its
+//! sign-in; such records are marked `"managed_by": "file"` and take their settings from the file.
+
+use crate::config::{AuthMode, CloudName, ConnectionConfig, ConnectionGroupConfig, GroupConfig, Origin};
+use anyhow::{Context, bail};
+use roster_store::{ConnectionRecord, GroupRecord, SecretRef, SecretSource, Store};
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use sync_engine::model::{
+    ConnectionGroup, ConnectionId, ConnectionKind, OrganisationId, Role, ScopeId, ScopeSelection,
+};
+
+/// `managed_by` of a connection record the web UI created.
+pub const MANAGED_BY_UI: &str = "ui";
+/// `managed_by` of the record of a configuration-file connection (it only keeps the sign-in).
+pub const MANAGED_BY_FILE: &str = "file";
+
+/// The settings of a Microsoft connection created in the web UI, as stored (never a secret).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct MicrosoftSettings {
+    managed_by: String,
+    tenant: String,
+    client_id: String,
+    #[serde(default)]
+    auth: AuthMode,
+    #[serde(default)]
+    cloud: CloudName,
+    #[serde(default)]
+    authority_url: Option<url::Url>,
+    #[serde(default)]
+    graph_url: Option<url::Url>,
+}
+
+/// What the store holds for the web UI, ready to merge into the configuration.
+#[derive(Default)]
+pub struct StoredState {
+    /// Connections created in the UI.
+    pub connections: Vec<ConnectionConfig>,
+    /// Connection groups created in the UI.
+    pub groups: Vec<ConnectionGroupConfig>,
+    /// Client secrets of app-only UI connections, decrypted, by connection name.
+    pub client_secrets: BTreeMap<String, SecretString>,
+    /// Stored entries that cannot be used, and why (by name).
+    pub problems: Vec<(String, String)>,
+}
+
+impl std::fmt::Debug for StoredState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoredState")
+            .field("connections", &self.connections.iter().map(|c| &c.name).collect::<Vec<_>>())
+            .field("groups", &self.groups.iter().map(|g| &g.name).collect::<Vec<_>>())
+            .field("client_secrets", &self.client_secrets.keys().collect::<Vec<_>>())
+            .field("problems", &self.problems)
+            .finish()
+    }
+}
+
+/// Whether a stored connection record was created in the web UI.
+pub fn is_ui_managed(settings: &serde_json::Value) -> bool {
+    settings.get("managed_by").and_then(|v| v.as_str()) == Some(MANAGED_BY_UI)
+}
+
+/// Reads the connections and connection groups the web UI keeps in the store.
+pub async fn load(store: &Store) -> anyhow::Result<StoredState> {
+    let mut state = StoredState::default();
+    for summary in store.list_connections().await.context("reading stored connections")? {
+        if !is_ui_managed(&summary.settings) {
+            continue;
+        }
+        let name = summary.id.to_string();
+        if summary.kind != ConnectionKind::Microsoft {
+            state.problems.push((name, "its kind is not supported by this version of secure-schools-sync".into()));
+            continue;
+        }
+        let settings: MicrosoftSettings = match serde_json::from_value(summary.settings.clone()) {
+            Ok(s) => s,
+            Err(e) => {
+                state.problems.push((name, format!("its stored settings cannot be read: {e}")));
+                continue;
+            }
+        };
+        if settings.auth == AuthMode::AppOnly {
+            match summary.secret {
+                SecretSource::Stored => match store.connection(&summary.id).await {
+                    Ok(Some(ConnectionRecord { secret: SecretRef::Stored(secret), .. })) => {
+                        state.client_secrets.insert(name.clone(), secret);
+                    }
+                    Ok(_) => state.problems.push((name.clone(), "its client secret is missing".into())),
+                    Err(e) => state.problems.push((name.clone(), format!("its client secret cannot be read: {e}"))),
+                },
+                _ => state.problems.push((name.clone(), "it signs in app-only but has no stored client secret".into())),
+            }
+        }
+        state.connections.push(ConnectionConfig {
+            name: name.clone(),
+            kind: "microsoft".into(),
+            tenant: settings.tenant,
+            client_id: settings.client_id,
+            auth: settings.auth,
+            client_secret_env: None,
+            cloud: settings.cloud,
+            authority_url: settings.authority_url,
+            graph_url: settings.graph_url,
+            origin: Origin::Store(name),
+            ..Default::default()
+        });
+    }
+    for record in store.groups().await.context("reading stored connection groups")? {
+        state.groups.push(group_config(record));
+    }
+    Ok(state)
+}
+
+/// A stored connection group as a configuration entry.
+pub fn group_config(record: GroupRecord) -> ConnectionGroupConfig {
+    let g = record.group;
+    ConnectionGroupConfig {
+        name: record.name,
+        organisation: g.organisation.to_string(),
+        connection: g.connection.to_string(),
+        groups: g
+            .scopes
+            .into_iter()
+            .map(|s| GroupConfig { id: s.scope.to_string(), name: s.name, role: s.role.as_str().to_owned() })
+            .collect(),
+        origin: Origin::Store(g.id),
+    }
+}
+
+/// The store record of a Microsoft connection created in the web UI, with its client secret (app-only) to be
+/// stored encrypted.
+pub fn microsoft_record(connection: &ConnectionConfig, client_secret: Option<SecretString>) -> ConnectionRecord {
+    let settings = MicrosoftSettings {
+        managed_by: MANAGED_BY_UI.into(),
+        tenant: connection.tenant.clone(),
+        client_id: connection.client_id.clone(),
+        auth: connection.auth,
+        cloud: connection.cloud,
+        authority_url: connection.authority_url.clone(),
+        graph_url: connection.graph_url.clone(),
+    };
+    ConnectionRecord {
+        id: ConnectionId::new(connection.name.clone()),
+        name: connection.name.clone(),
+        kind: ConnectionKind::Microsoft,
+        settings: serde_json::to_value(settings).unwrap_or_default(),
+        secret: match client_secret {
+            Some(secret) => SecretRef::Stored(secret),
+            None => SecretRef::None,
+        },
+    }
+}
+
+/// The store record of a connection group (its id is the store's; roles must be staff, student or governor).
+pub fn group_record(id: &str, group: &ConnectionGroupConfig) -> anyhow::Result<GroupRecord> {
+    let mut scopes = Vec::new();
+    for g in &group.groups {
+        let role = match Role::parse(&g.role) {
+            role @ (Role::Staff | Role::Student | Role::Governor) => role,
+            _ => bail!("`{}` is not a role for group `{}`; use staff, student or governor", g.role, g.name),
+        };
+        scopes.push(ScopeSelection { scope: ScopeId::new(g.id.clone()), name: g.name.clone(), role });
+    }
+    Ok(GroupRecord {
+        name: group.name.clone(),
+        group: ConnectionGroup {
+            id: id.to_owned(),
+            organisation: OrganisationId::new(group.organisation.clone()),
+            connection: ConnectionId::new(group.connection.clone()),
+            scopes,
+        },
+    })
+}
