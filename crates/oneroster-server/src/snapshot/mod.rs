@@ -7,7 +7,7 @@
 //! is built: an import builds a new one and [`SnapshotHandle::swap`] replaces the old one atomically. A request
 //! loads the current snapshot once and serves its whole page from it, so a page never mixes two rosters.
 
-mod build;
+pub(crate) mod build;
 pub(crate) mod kind;
 
 use crate::error::Error;
