@@ -608,6 +608,66 @@ impl Store {
         Ok(report)
     }
 
+    /// Imports, as a delta, only the records of `roster` whose content or status differs from what is stored (or
+    /// that are not stored). When none differs, nothing is written at all — no new roster version, no import
+    /// history, so feed servers do not reload — and `None` is returned. For writers that restate what they hold on
+    /// every run (the sync's roster-store sink, configured orgs and sessions). Users' passwords are dropped.
+    pub async fn import_changes(
+        &self,
+        roster: &Roster,
+        source: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<ImportReport>, StoreError> {
+        let mut wanted: BTreeMap<EntityKind, HashSet<usize>> = BTreeMap::new();
+        for (kind, records) in kinds_of(roster) {
+            let mut start = 0;
+            while start < records.len() {
+                let end = (start + UPSERT_CHUNK).min(records.len());
+                let rows: Vec<(String, String, String)> = on_db!(&self.db, pool => {
+                    let mut qb = builder(
+                        pool,
+                        "SELECT sourced_id, status, content_hash FROM oneroster_records WHERE kind = ",
+                    );
+                    qb.push_bind(kind_text(kind)).push(" AND sourced_id IN (");
+                    let mut ids = qb.separated(", ");
+                    for i in start..end {
+                        ids.push_bind(records.id(i));
+                    }
+                    qb.push(")");
+                    qb.build_query_as().fetch_all(pool).await.map_err(db("read oneroster_records"))?
+                });
+                let stored: HashMap<String, Stored> =
+                    rows.into_iter().map(|(id, status, hash)| (id, stored_of(&status, &hash))).collect();
+                for i in start..end {
+                    let prepared = records.prepare(i, false)?;
+                    let mut counts = ImportCounts::default();
+                    if classify(&prepared, stored.get(prepared.id).copied(), &mut counts) {
+                        wanted.entry(kind).or_default().insert(i);
+                    }
+                }
+                start = end;
+            }
+        }
+        if wanted.is_empty() {
+            return Ok(None);
+        }
+        fn pick<E: Clone>(records: &[E], keep: Option<&HashSet<usize>>) -> Vec<E> {
+            let Some(keep) = keep else { return Vec::new() };
+            records.iter().enumerate().filter(|(i, _)| keep.contains(i)).map(|(_, r)| r.clone()).collect()
+        }
+        let changes = Roster {
+            orgs: pick(&roster.orgs, wanted.get(&EntityKind::Org)),
+            academic_sessions: pick(&roster.academic_sessions, wanted.get(&EntityKind::AcademicSession)),
+            courses: pick(&roster.courses, wanted.get(&EntityKind::Course)),
+            classes: pick(&roster.classes, wanted.get(&EntityKind::Class)),
+            users: pick(&roster.users, wanted.get(&EntityKind::User)),
+            enrollments: pick(&roster.enrollments, wanted.get(&EntityKind::Enrollment)),
+            demographics: pick(&roster.demographics, wanted.get(&EntityKind::Demographics)),
+        };
+        let options = ImportOptions::new(ImportMode::Delta).source(source);
+        self.import_roster_with(&changes, &options, now).await.map(Some)
+    }
+
     /// The roster version: how many imports have been committed.
     pub async fn roster_version(&self) -> Result<u64, StoreError> {
         let (version,): (i64,) = on_db!(&self.db, pool => {

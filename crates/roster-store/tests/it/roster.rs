@@ -402,3 +402,29 @@ async fn streams_the_roster_kind_by_kind_and_reads_records_by_id() {
         assert!(all.windows(2).all(|w| w[0].base.sourced_id < w[1].base.sourced_id), "{name}");
     }
 }
+
+#[tokio::test]
+async fn import_changes_writes_only_what_differs_and_nothing_when_nothing_does() {
+    let (stores, _key, _clock) = support::default_stores().await;
+    let roster = fixture();
+    for tst in &stores {
+        let (store, name) = (&tst.store, tst.name);
+        let first = store.import_changes(&roster, "test", t(0)).await.unwrap().unwrap();
+        assert_eq!(first.totals(), counts(roster.len(), 0, 0, 0), "{name}");
+        // The same again: no import at all, so no new version for feed servers to reload.
+        assert!(store.import_changes(&roster, "test", t(1)).await.unwrap().is_none(), "{name}");
+        assert_eq!(store.roster_version().await.unwrap(), 1, "{name}");
+        // One changed user, one user now tobedeleted: a delta of exactly those two.
+        let mut next = roster.clone();
+        next.users[0].family_name = "Changed".into();
+        next.users[1].base.status = Status::ToBeDeleted;
+        let report = store.import_changes(&next, "test", t(2)).await.unwrap().unwrap();
+        assert_eq!(report.totals(), counts(0, 1, 0, 1), "{name}");
+        assert_eq!(store.imports(1).await.unwrap()[0].source.as_deref(), Some("test"), "{name}");
+        let (_, loaded) = store.load_roster().await.unwrap();
+        let changed = user(&loaded, &next.users[0].base.sourced_id);
+        assert_eq!(changed.base.date_last_modified, Some(t(2)), "{name}");
+        let kept = user(&loaded, &next.users[2].base.sourced_id);
+        assert_eq!(kept.base.date_last_modified, Some(t(0)), "{name}");
+    }
+}
