@@ -285,3 +285,12 @@ fn configuration_errors_name_the_key_and_the_line() {
         assert!(err.contains(expected), "{err}\nexpected: {expected}");
     }
 }
+
+#[test]
+fn the_commented_example_configuration_is_valid() {
+    let path = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/sds-ims-feed.example.toml"));
+    let config = SyncConfig::load(path).unwrap();
+    assert_eq!(config.synced_orgs().len(), 1);
+    assert_eq!(config.connection_groups()[0].scopes.len(), 3);
+    assert_eq!(config.org_records()[1].parent.as_ref().unwrap().sourced_id, "trust");
+}
