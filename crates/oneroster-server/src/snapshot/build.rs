@@ -9,7 +9,7 @@
 //! `children` are derived from their `parent`s) are the only kinds held as records until they are complete.
 
 use super::kind::{Kind, href_segment};
-use super::{Groups, HREF_MARK, ID_PREFIX, NONE, PASSWORD_MARK, Record, Snapshot, Table};
+use super::{Groups, HREF_MARK, ID_PREFIX, NONE, PASSWORD_MARK, Record, STATUS_MARK, Snapshot, Table};
 use crate::error::Error;
 use crate::page::QueryCache;
 use crate::util::{encode, random_bytes};
@@ -482,6 +482,35 @@ impl Builder {
     }
 }
 
+/// Replaces the `,"status":"…"` member and the `,"dateLastModified":"…"` member after it (serde writes `Base`'s
+/// fields first, right after `sourcedId`) by [`STATUS_MARK`]: the renderer writes them from the record's columns.
+/// JSON without them where expected is kept whole (and then carries them itself).
+fn strip_status(json: String) -> String {
+    const STATUS: &str = "\",\"status\":\"";
+    const MODIFIED: &str = ",\"dateLastModified\":\"";
+    // The id ends at the first unescaped quote: escaped quotes inside it are preceded by a backslash, so this
+    // pattern cannot occur inside it.
+    let Some(found) = json.get(ID_PREFIX.len()..).and_then(|rest| rest.find(STATUS)) else { return json };
+    let start = ID_PREFIX.len() + found + 1;
+    let value = start + STATUS.len() - 1;
+    let Some(end_status) = json.get(value..).and_then(|rest| rest.find('"')).map(|i| value + i + 1) else {
+        return json;
+    };
+    let mut end = end_status;
+    if json.get(end..).is_some_and(|rest| rest.starts_with(MODIFIED)) {
+        let date = end + MODIFIED.len();
+        match json.get(date..).and_then(|rest| rest.find('"')) {
+            Some(i) => end = date + i + 1,
+            None => return json,
+        }
+    }
+    let mut out = String::with_capacity(json.len() - (end - start) + 1);
+    out.push_str(&json[..start]);
+    out.push(char::from(STATUS_MARK));
+    out.push_str(&json[end..]);
+    out
+}
+
 /// Pre-serialises records (sorted and deduplicated), consuming them one by one so that their memory is reused
 /// for the JSON.
 fn table<E: Kind>(items: Vec<E>, marker: &str, scratch: &mut Vec<u8>) -> Result<Table<E>, Error> {
@@ -528,6 +557,7 @@ fn prerender<E: Kind>(mut item: E, marker: &str, scratch: &mut Vec<u8>) -> Resul
         rest = &rest[at + marker.len()..];
     }
     json.push_str(rest);
+    let json = strip_status(json);
     let id = item.sourced_id();
     let plain = json.strip_prefix(ID_PREFIX).and_then(|rest| rest.strip_prefix(id)).is_some_and(|r| r.starts_with('"'));
     let (id_len, odd) = match u32::try_from(id.len()) {
