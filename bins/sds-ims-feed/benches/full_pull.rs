@@ -1,11 +1,19 @@
 //! Benchmark: a generated OneRoster CSV set (default 1,000,000 users, 50,000 classes, 3,000,000 enrollments) is
-//! imported with the `import` command's code path (timed), then served over HTTPS in this process and pulled the
-//! way SDS pulls `/users`: `limit=5000`, offset by offset. Reports import time, total pull time, page latency
-//! percentiles by offset decile, and peak RSS of the serving phase.
+//! imported with the `import` command's code path (timed), then served over HTTPS and pulled the way SDS pulls
+//! `/users`: `limit=5000`, offset by offset. Reports import time, total pull time, page latency percentiles by
+//! offset decile, and the server's peak RSS.
+//!
+//! The server runs in a child process (this same executable, started with `--serve-child DB`, calling
+//! `serve::start` as `sds-ims-feed serve` does), so that its peak RSS is the server's alone: not the generator's,
+//! the import's or the client's. The child prints one line of JSON (port, development certificate, snapshot load
+//! time) when it serves, and its `VmHWM` when its stdin closes.
 //!
 //! `cargo bench -p sds-ims-feed --bench full_pull -- --users 100000`
 
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Stdio};
 
 use oneroster_model::csv::{WriteOptions, write_roster};
 use oneroster_model::{EntityKind, Roster};
@@ -81,6 +89,11 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 
 #[tokio::main]
 async fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(db) = args.iter().position(|a| a == "--serve-child").and_then(|i| args.get(i + 1)) {
+        serve_child(db).await;
+        return;
+    }
     let users = arg("--users", 1_000_000);
     let limit = arg("--limit", 5000);
     println!("generating {users} users, {} classes, {} enrollments", users / 20, users * 3);
@@ -106,26 +119,26 @@ async fn main() {
     print!("{}", text.text());
     let secret = credentials::rotate(&store, "WebserviceUser").await.unwrap();
 
-    reset_peak();
-    let rss_before = status_kb("VmRSS:");
-    let started = Instant::now();
-    let identity = Identity::development().unwrap();
-    let pem = identity.pem.clone().unwrap();
-    let server = serve::start(
-        store,
-        ServeOptions {
-            listen: ([127, 0, 0, 1], 0).into(),
-            transport: Transport::Tls(identity),
-            public_url: Some("https://feed.example".into()),
-            poll: Duration::from_secs(5),
-            trust_forwarded: false,
-        },
-    )
-    .await
-    .unwrap();
-    println!("snapshot load: {:.2} s", started.elapsed().as_secs_f64());
-    let snapshot_users = server.snapshots.load().len(EntityKind::User);
-    let origin = format!("https://127.0.0.1:{}", server.addr.port());
+    let db = dir.path().join("feed.db").to_string_lossy().into_owned();
+    store.close().await;
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args(["--serve-child", &db])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut child_out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    child_out.read_line(&mut line).unwrap();
+    let ready: serde_json::Value = serde_json::from_str(&line).expect("the server child's first line");
+    println!(
+        "server process: snapshot load {:.2} s, RSS after load {} MB",
+        ready["load_secs"].as_f64().unwrap(),
+        ready["rss_kb"].as_u64().unwrap() / 1024
+    );
+    let snapshot_users = ready["users"].as_u64().unwrap();
+    let pem = ready["pem"].as_str().unwrap().to_owned();
+    let origin = format!("https://127.0.0.1:{}", ready["port"].as_u64().unwrap());
     let http = reqwest::Client::builder()
         .add_root_certificate(reqwest::Certificate::from_pem(pem.as_bytes()).unwrap())
         .build()
@@ -194,11 +207,56 @@ async fn main() {
             d.last().copied().unwrap_or_default().as_secs_f64() * 1e3
         );
     }
+    drop(child.stdin.take());
+    line.clear();
+    child_out.read_line(&mut line).unwrap();
+    let done: serde_json::Value = serde_json::from_str(&line).expect("the server child's last line");
+    child.wait().unwrap();
     println!(
-        "serving phase peak RSS (snapshot load + pull, client in-process): {} MB (RSS before {} MB)",
-        status_kb("VmHWM:") / 1024,
-        rss_before / 1024
+        "server process peak RSS (VmHWM: snapshot load + serving the pull): {} MB",
+        done["peak_kb"].as_u64().unwrap() / 1024
     );
+}
+
+/// The server child: serves `db` until its stdin closes, then reports its peak RSS.
+async fn serve_child(db: &str) {
+    let started = Instant::now();
+    let store = roster_store::Store::open(db).await.unwrap();
+    let identity = Identity::development().unwrap();
+    let pem = identity.pem.clone().unwrap();
+    let server = serve::start(
+        store,
+        ServeOptions {
+            listen: ([127, 0, 0, 1], 0).into(),
+            transport: Transport::Tls(identity),
+            public_url: Some("https://feed.example".into()),
+            poll: Duration::from_secs(5),
+            trust_forwarded: false,
+        },
+    )
+    .await
+    .unwrap();
+    let ready = serde_json::json!({
+        "port": server.addr.port(),
+        "pem": pem,
+        "load_secs": started.elapsed().as_secs_f64(),
+        "users": server.snapshots.load().len(EntityKind::User),
+        "rss_kb": status_kb("VmRSS:"),
+    });
+    let mut stdout = std::io::stdout();
+    writeln!(stdout, "{ready}").unwrap();
+    stdout.flush().unwrap();
+    // Wait for the parent to close stdin (on a blocking thread: the server keeps serving meanwhile).
+    tokio::task::spawn_blocking(|| {
+        let mut sink = String::new();
+        while std::io::stdin().read_line(&mut sink).map(|n| n > 0).unwrap_or(false) {
+            sink.clear();
+        }
+    })
+    .await
+    .unwrap();
+    writeln!(stdout, "{}", serde_json::json!({ "peak_kb": status_kb("VmHWM:") })).unwrap();
+    stdout.flush().unwrap();
     server.shutdown().await;
 }
 

@@ -3,6 +3,8 @@
 //! The binary (`main.rs`) only parses the command line, sets up logging and calls into this library, so that every
 //! command can be tested in-process:
 //!
+//! * [`sync`] — fills the store from identity sources (Microsoft Entra ID groups) through the sync engine, as
+//!   its [`config`] file says;
 //! * [`import`] — reads a OneRoster CSV set (folder or zip) and imports it all-or-nothing into a
 //!   [`roster_store::Store`];
 //! * [`credentials`] — rotates the OAuth 2.0 client secret (shown once, stored as an argon2 hash);
@@ -22,6 +24,7 @@
 //! # }
 //! ```
 
+pub mod config;
 pub mod credentials;
 pub mod demo;
 pub mod doctor;
@@ -29,6 +32,7 @@ pub mod import;
 pub mod metrics;
 pub mod output;
 pub mod serve;
+pub mod sync;
 pub mod tls;
 pub mod validate;
 
@@ -39,6 +43,8 @@ pub enum Outcome {
     Success,
     /// A check failed, the data has errors, or nothing was imported (exit 1).
     Failed,
+    /// A sync run was held by the safety policy and waits for approval (exit 3).
+    Held,
 }
 
 impl Outcome {
@@ -47,6 +53,7 @@ impl Outcome {
         match self {
             Outcome::Success => 0,
             Outcome::Failed => 1,
+            Outcome::Held => 3,
         }
     }
 }

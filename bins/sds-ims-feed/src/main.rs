@@ -4,11 +4,13 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
 use oneroster_model::validate::Profile;
 use roster_store::Store;
+use sds_ims_feed::config::SyncConfig;
 use sds_ims_feed::doctor::DoctorOptions;
 use sds_ims_feed::output::Output;
 use sds_ims_feed::serve::{ServeOptions, Transport};
+use sds_ims_feed::sync::SyncOptions;
 use sds_ims_feed::tls::Identity;
-use sds_ims_feed::{Outcome, credentials, demo, doctor, import, serve, validate};
+use sds_ims_feed::{Outcome, credentials, demo, doctor, import, serve, sync, validate};
 use secrecy::SecretString;
 use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
@@ -23,7 +25,7 @@ use std::time::Duration;
     version,
     about = "A OneRoster 1.1 provider that Microsoft School Data Sync pulls rosters from.",
     after_help = "Exit status: 0 success; 1 a failure (errors in the data, a failed check, nothing imported); 2 a \
-                  usage error.\nTry it: sds-ims-feed demo --once. Guide: docs/sds.md"
+                  usage error; 3 a sync held by the safety policy.\nTry it: sds-ims-feed demo --once. Guide: docs/sds.md"
 )]
 struct Cli {
     /// Log filter, e.g. `info` or `sds_ims_feed=debug` (default: warn; info for serve and demo).
@@ -78,6 +80,24 @@ enum Command {
         #[arg(long)]
         delta: bool,
         /// JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Fills the database from identity sources (Microsoft Entra ID groups) through the sync engine.
+    Sync {
+        /// The configuration (see docs/sds-ims-feed.example.toml).
+        #[arg(long)]
+        config: PathBuf,
+        /// The database, instead of the configuration's `store`.
+        #[arg(long, env = "SDS_IMS_FEED_DB", hide_env_values = true)]
+        db: Option<String>,
+        /// Plan only: print what would change (and who is left out, and why); write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Approve up to N users becoming tobedeleted in each org, beyond the safety policy's limit.
+        #[arg(long, value_name = "N")]
+        allow_suspensions: Option<usize>,
+        /// JSON instead of text.
         #[arg(long)]
         json: bool,
     },
@@ -239,6 +259,14 @@ async fn run(command: Command) -> anyhow::Result<Outcome> {
             Ok(Outcome::Success)
         }
         Command::Import { db, csv, delta, json } => import::run(&open(&db).await?, &csv, delta, json, &mut out).await,
+        Command::Sync { config, db, dry_run, allow_suspensions, json } => {
+            let config = SyncConfig::load(&config)?;
+            let db = db
+                .or_else(|| config.store.clone())
+                .context("no database: give --db (or SDS_IMS_FEED_DB), or set `store` in the configuration")?;
+            let options = SyncOptions { dry_run, allow_suspensions, json, ..SyncOptions::default() };
+            sync::run(&config, &open(&db).await?, &options, &mut out).await
+        }
         Command::Credentials { action: CredentialsAction::Rotate { client_id, db } } => {
             credentials::run_rotate(&open(&db).await?, &client_id, &mut out).await?;
             Ok(Outcome::Success)

@@ -9,6 +9,8 @@
 //! * [`secure_schools::SecureSchoolsSink`] (feature `secure-schools`): the users of a Secure Schools organisation.
 //! * [`wonde::WondeSource`] (feature `wonde`): the students and employees of a Wonde school, keyed by `upi`; and
 //!   [`wonde::roster::wonde_roster`], the school as a OneRoster 1.1 roster for the SDS feed.
+//! * [`roster_store::RosterStoreSink`] (feature `roster-store`): the users of an org of the SDS IMS feed's roster
+//!   store (OneRoster tables).
 //!
 //! Each passes the engine's conformance suite (`sync_engine::conformance`) against the testkit fakes.
 
@@ -16,6 +18,8 @@
 pub mod google;
 #[cfg(feature = "microsoft")]
 pub mod microsoft;
+#[cfg(feature = "roster-store")]
+pub mod roster_store;
 #[cfg(feature = "secure-schools")]
 pub mod secure_schools;
 #[cfg(feature = "wonde")]

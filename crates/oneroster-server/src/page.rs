@@ -213,7 +213,7 @@ fn modified(record: &Record) -> Option<DateTime<chrono::Utc>> {
 fn decode<E: Kind>(table: &Table<E>, index: u32, scratch: &mut Vec<u8>) -> Option<E> {
     let record = table.record(index)?;
     scratch.clear();
-    write_json(scratch, &record.json, "", true);
+    write_json(scratch, record, "", true);
     match serde_json::from_slice(scratch) {
         Ok(decoded) => Some(decoded),
         Err(e) => {

@@ -1,18 +1,39 @@
 //! Loading snapshots from a [`roster_store::Store`] and keeping them fresh after imports.
 
 use crate::error::Error;
+use crate::snapshot::build::Builder;
 use crate::snapshot::{Snapshot, SnapshotHandle};
 use roster_store::Store;
 use std::time::Duration;
 
-/// Reads the store's whole roster and builds a snapshot of it, labelled with the store's roster version. The
-/// build runs on a blocking thread.
+/// Reads the store's whole roster and builds a snapshot of it, labelled with the store's roster version.
+///
+/// The roster is streamed from one database snapshot, kind by kind, into a builder on a blocking thread that
+/// serialises and indexes each record as it arrives and drops it: the whole roster is never held as records, so
+/// the peak is about the snapshot itself (see `docs/benchmarks.md`, "SDS IMS feed").
 pub async fn load_snapshot(store: &Store) -> Result<Snapshot, Error> {
-    let (version, roster) = store.load_roster().await?;
-    tokio::task::spawn_blocking(move || Snapshot::from_roster(version, roster))
+    let (tx, mut rx) = tokio::sync::mpsc::channel(STREAM_BUFFER);
+    let builder = tokio::task::spawn_blocking(move || -> Result<Builder, Error> {
+        let mut builder = Builder::new(0)?;
+        while let Some(record) = rx.blocking_recv() {
+            builder.push(record)?;
+        }
+        Ok(builder)
+    });
+    let streamed = store.stream_roster(None, &tx).await;
+    drop(tx);
+    let built = builder.await.map_err(|e| Error::internal(format!("building a snapshot: {e}")))?;
+    // A builder failure makes the stream fail too (its receiver is gone): report the builder's own error.
+    let mut builder = built?;
+    let version = streamed?;
+    builder.set_version(version);
+    tokio::task::spawn_blocking(move || builder.finish())
         .await
         .map_err(|e| Error::internal(format!("building a snapshot: {e}")))?
 }
+
+/// Records in flight between the store and the snapshot builder.
+const STREAM_BUFFER: usize = 1024;
 
 /// Loads a new snapshot if the store's version differs from the one served, and swaps it in. Returns the version
 /// now served.

@@ -1,7 +1,7 @@
 //! Writing pre-serialised records into response bodies: the base URL into every `href`, the password out unless
 //! it is served, and `fields` selections.
 
-use crate::snapshot::{HREF_MARK, PASSWORD_MARK};
+use crate::snapshot::{HREF_MARK, PASSWORD_MARK, Record, STATUS_MARK};
 use oneroster_model::json::StatusInfo;
 use oneroster_model::query::{FieldSelection, Queryable};
 use serde_json::value::RawValue;
@@ -17,15 +17,17 @@ pub(crate) struct Output<'a, E> {
     pub(crate) fields: Option<&'a FieldSelection<E>>,
 }
 
-/// Writes a stored record as JSON: markers replaced by `base` (hrefs) or dropped (password).
-pub(crate) fn write_json(out: &mut Vec<u8>, json: &str, base: &str, passwords: bool) {
-    let bytes = json.as_bytes();
+/// Writes a stored record as JSON: markers replaced by `base` (hrefs), by the record's `status` and
+/// `dateLastModified` columns, or dropped (password).
+pub(crate) fn write_json(out: &mut Vec<u8>, record: &Record, base: &str, passwords: bool) {
+    let bytes = record.json.as_bytes();
     let mut start = 0;
-    while let Some(found) = bytes.get(start..).and_then(|rest| rest.iter().position(|&b| b <= PASSWORD_MARK)) {
+    while let Some(found) = bytes.get(start..).and_then(|rest| rest.iter().position(|&b| b <= STATUS_MARK)) {
         let at = start + found;
         out.extend_from_slice(bytes.get(start..at).unwrap_or_default());
         match bytes.get(at) {
             Some(&HREF_MARK) => out.extend_from_slice(base.as_bytes()),
+            Some(&STATUS_MARK) => write_status(out, record),
             Some(&PASSWORD_MARK) if !passwords => {
                 out.push(b'}');
                 return;
@@ -37,15 +39,29 @@ pub(crate) fn write_json(out: &mut Vec<u8>, json: &str, base: &str, passwords: b
     out.extend_from_slice(bytes.get(start..).unwrap_or_default());
 }
 
+/// `,"status":"…"` and, when the record has one, `,"dateLastModified":"YYYY-MM-DDTHH:mm:ss.SSSZ"`.
+fn write_status(out: &mut Vec<u8>, record: &Record) {
+    out.extend_from_slice(b",\"status\":\"");
+    out.extend_from_slice(record.status.as_str().as_bytes());
+    out.push(b'"');
+    if let Some(modified) =
+        (record.modified != i64::MIN).then(|| chrono::DateTime::from_timestamp_millis(record.modified)).flatten()
+    {
+        out.extend_from_slice(b",\"dateLastModified\":\"");
+        out.extend_from_slice(oneroster_model::datetime::format_datetime(&modified).as_bytes());
+        out.push(b'"');
+    }
+}
+
 impl<E: Queryable> Output<'_, E> {
     /// Writes one record.
-    pub(crate) fn record(&self, out: &mut Vec<u8>, json: &str, scratch: &mut Vec<u8>) {
+    pub(crate) fn record(&self, out: &mut Vec<u8>, record: &Record, scratch: &mut Vec<u8>) {
         let Some(fields) = self.fields else {
-            write_json(out, json, self.base, self.passwords);
+            write_json(out, record, self.base, self.passwords);
             return;
         };
         scratch.clear();
-        write_json(scratch, json, self.base, self.passwords);
+        write_json(scratch, record, self.base, self.passwords);
         // Top-level keys are catalogue names, never escaped, so they borrow from the buffer.
         let Ok(members) = serde_json::from_slice::<HashMap<&str, &RawValue>>(scratch) else {
             out.extend_from_slice(scratch);
@@ -93,19 +109,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn markers_become_base_or_vanish() {
-        let json = "{\"sourcedId\":\"u1\",\"orgs\":[{\"href\":\"\u{1}/orgs/s1\",\"sourcedId\":\"s1\",\"type\":\"org\"}]\u{2},\"password\":\"pw\"}";
+    fn markers_become_base_status_or_vanish() {
+        let json = "{\"sourcedId\":\"u1\"\u{3},\"orgs\":[{\"href\":\"\u{1}/orgs/s1\",\"sourcedId\":\"s1\",\"type\":\"org\"}]\u{2},\"password\":\"pw\"}";
+        let modified = chrono::DateTime::parse_from_rfc3339("2025-09-01T07:45:12.345Z").unwrap().timestamp_millis();
+        let record = Record::for_test(json, oneroster_model::Status::Active, modified);
         let mut out = Vec::new();
-        write_json(&mut out, json, "https://x/ims/oneroster/v1p1", false);
+        write_json(&mut out, &record, "https://x/ims/oneroster/v1p1", false);
         assert_eq!(
             String::from_utf8(out).unwrap(),
-            r#"{"sourcedId":"u1","orgs":[{"href":"https://x/ims/oneroster/v1p1/orgs/s1","sourcedId":"s1","type":"org"}]}"#
+            r#"{"sourcedId":"u1","status":"active","dateLastModified":"2025-09-01T07:45:12.345Z","orgs":[{"href":"https://x/ims/oneroster/v1p1/orgs/s1","sourcedId":"s1","type":"org"}]}"#
         );
+        let record = Record::for_test(json, oneroster_model::Status::ToBeDeleted, i64::MIN);
         let mut out = Vec::new();
-        write_json(&mut out, json, "", true);
+        write_json(&mut out, &record, "", true);
         assert_eq!(
             String::from_utf8(out).unwrap(),
-            r#"{"sourcedId":"u1","orgs":[{"href":"/orgs/s1","sourcedId":"s1","type":"org"}],"password":"pw"}"#
+            r#"{"sourcedId":"u1","status":"tobedeleted","orgs":[{"href":"/orgs/s1","sourcedId":"s1","type":"org"}],"password":"pw"}"#
         );
     }
 }

@@ -343,7 +343,7 @@ async fn list_of<E: Kind>(
         if pos > start {
             body.push(b',');
         }
-        output.record(&mut body, &record.json, &mut scratch);
+        output.record(&mut body, record, &mut scratch);
     }
     let warnings: Vec<StatusInfo> = bound
         .fields_warning
@@ -416,11 +416,11 @@ fn one_of<E: Kind>(
         .ok_or_else(|| Error::not_found(one.name(), id))?;
     let bound = params.bind::<E>()?;
     let output = Output { base: &ctx.base, passwords: state.config().serve_passwords, fields: bound.fields.as_ref() };
-    let mut body = Vec::with_capacity(record.json.len() + 256);
+    let mut body = Vec::with_capacity(record.json.len() + 320);
     body.extend_from_slice(b"{\"");
     body.extend_from_slice(E::KIND.single_key().as_bytes());
     body.extend_from_slice(b"\":");
-    output.record(&mut body, &record.json, &mut Vec::new());
+    output.record(&mut body, record, &mut Vec::new());
     if let Some(warning) = &bound.fields_warning {
         let info = StatusInfo::warning(CodeMinorValue::InvalidSelectionField, format!("{warning}; ignored"));
         if let Ok(json) = serde_json::to_vec(&[info]) {

@@ -68,6 +68,7 @@ pub use connections::{ConnectionRecord, ConnectionSummary, GroupRecord};
 pub use error::StoreError;
 pub use roster::{
     ApiClient, ImportCounts, ImportMode, ImportOptions, ImportRecord, ImportReport, ROSTER_CHANNEL, RosterWatcher,
+    StoredRecord,
 };
 pub use secret::{KeySource, SECRET_KEY_ENV, SecretKey, SecretRef, SecretSource};
 pub use state::RunSummary;

@@ -25,7 +25,9 @@ use crate::state::builder;
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt as _;
 use oneroster_model::csv::{CsvFile, FileMode, Manifest};
-use oneroster_model::{Entity, EntityKind, Roster, Status};
+use oneroster_model::{
+    AcademicSession, Class, Course, Demographics, Enrollment, Entity, EntityKind, Org, Roster, Status, User,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
@@ -326,6 +328,82 @@ fn to_u64(v: i64) -> u64 {
     u64::try_from(v).unwrap_or(0)
 }
 
+/// One record as the store holds it, decoded, with `status` and `dateLastModified` as stored: what
+/// [`Store::stream_roster`] sends.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum StoredRecord {
+    /// An org.
+    Org(Org),
+    /// An academic session.
+    AcademicSession(AcademicSession),
+    /// A course.
+    Course(Course),
+    /// A class.
+    Class(Class),
+    /// A user.
+    User(User),
+    /// An enrollment.
+    Enrollment(Enrollment),
+    /// Demographics.
+    Demographics(Demographics),
+}
+
+impl StoredRecord {
+    /// Its kind.
+    pub fn kind(&self) -> EntityKind {
+        match self {
+            StoredRecord::Org(_) => EntityKind::Org,
+            StoredRecord::AcademicSession(_) => EntityKind::AcademicSession,
+            StoredRecord::Course(_) => EntityKind::Course,
+            StoredRecord::Class(_) => EntityKind::Class,
+            StoredRecord::User(_) => EntityKind::User,
+            StoredRecord::Enrollment(_) => EntityKind::Enrollment,
+            StoredRecord::Demographics(_) => EntityKind::Demographics,
+        }
+    }
+
+    /// Adds it to the roster's list of its kind.
+    pub fn push_into(self, roster: &mut Roster) {
+        match self {
+            StoredRecord::Org(r) => roster.orgs.push(r),
+            StoredRecord::AcademicSession(r) => roster.academic_sessions.push(r),
+            StoredRecord::Course(r) => roster.courses.push(r),
+            StoredRecord::Class(r) => roster.classes.push(r),
+            StoredRecord::User(r) => roster.users.push(r),
+            StoredRecord::Enrollment(r) => roster.enrollments.push(r),
+            StoredRecord::Demographics(r) => roster.demographics.push(r),
+        }
+    }
+}
+
+fn decode_entity<E: Entity>(id: &str, status: &str, modified: DateTime<Utc>, body: &str) -> Result<E, StoreError> {
+    let what = || format!("oneroster_records/{}/{id}", kind_text(E::KIND));
+    let mut record: E = serde_json::from_str(body).map_err(|e| corrupt(what(), e))?;
+    let base = record.base_mut();
+    base.status = Status::parse(status).ok_or_else(|| corrupt(what(), format!("unknown status `{status}`")))?;
+    base.date_last_modified = Some(modified);
+    Ok(record)
+}
+
+fn decode_record(
+    kind: EntityKind,
+    id: &str,
+    status: &str,
+    modified: DateTime<Utc>,
+    body: &str,
+) -> Result<StoredRecord, StoreError> {
+    Ok(match kind {
+        EntityKind::Org => StoredRecord::Org(decode_entity(id, status, modified, body)?),
+        EntityKind::AcademicSession => StoredRecord::AcademicSession(decode_entity(id, status, modified, body)?),
+        EntityKind::Course => StoredRecord::Course(decode_entity(id, status, modified, body)?),
+        EntityKind::Class => StoredRecord::Class(decode_entity(id, status, modified, body)?),
+        EntityKind::User => StoredRecord::User(decode_entity(id, status, modified, body)?),
+        EntityKind::Enrollment => StoredRecord::Enrollment(decode_entity(id, status, modified, body)?),
+        EntityKind::Demographics => StoredRecord::Demographics(decode_entity(id, status, modified, body)?),
+    })
+}
+
 fn decode_into(
     roster: &mut Roster,
     kind: &str,
@@ -334,30 +412,8 @@ fn decode_into(
     modified: DateTime<Utc>,
     body: &str,
 ) -> Result<(), StoreError> {
-    fn entity<E: Entity>(
-        kind: &str,
-        id: &str,
-        status: &str,
-        modified: DateTime<Utc>,
-        body: &str,
-    ) -> Result<E, StoreError> {
-        let what = || format!("oneroster_records/{kind}/{id}");
-        let mut record: E = serde_json::from_str(body).map_err(|e| corrupt(what(), e))?;
-        let base = record.base_mut();
-        base.status = Status::parse(status).ok_or_else(|| corrupt(what(), format!("unknown status `{status}`")))?;
-        base.date_last_modified = Some(modified);
-        Ok(record)
-    }
-    match kind_of(kind) {
-        Some(EntityKind::Org) => roster.orgs.push(entity(kind, id, status, modified, body)?),
-        Some(EntityKind::AcademicSession) => roster.academic_sessions.push(entity(kind, id, status, modified, body)?),
-        Some(EntityKind::Course) => roster.courses.push(entity(kind, id, status, modified, body)?),
-        Some(EntityKind::Class) => roster.classes.push(entity(kind, id, status, modified, body)?),
-        Some(EntityKind::User) => roster.users.push(entity(kind, id, status, modified, body)?),
-        Some(EntityKind::Enrollment) => roster.enrollments.push(entity(kind, id, status, modified, body)?),
-        Some(EntityKind::Demographics) => roster.demographics.push(entity(kind, id, status, modified, body)?),
-        None => return Err(corrupt(format!("oneroster_records/{kind}/{id}"), "unknown kind")),
-    }
+    let kind = kind_of(kind).ok_or_else(|| corrupt(format!("oneroster_records/{kind}/{id}"), "unknown kind"))?;
+    decode_record(kind, id, status, modified, body)?.push_into(roster);
     Ok(())
 }
 
@@ -366,6 +422,9 @@ const UPSERT_HEAD: &str =
 const UPSERT_TAIL: &str = " ON CONFLICT (kind, sourced_id) DO UPDATE SET status = excluded.status, \
      date_last_modified = excluded.date_last_modified, content_hash = excluded.content_hash, body = excluded.body, \
      version = excluded.version";
+
+/// `sourced_id, status, date_last_modified, body` of one stored record.
+type RecordRow = (String, String, DateTime<Utc>, Json<Box<RawValue>>);
 
 type ApiClientRow = (String, String, DateTime<Utc>, Option<DateTime<Utc>>);
 
@@ -549,6 +608,66 @@ impl Store {
         Ok(report)
     }
 
+    /// Imports, as a delta, only the records of `roster` whose content or status differs from what is stored (or
+    /// that are not stored). When none differs, nothing is written at all — no new roster version, no import
+    /// history, so feed servers do not reload — and `None` is returned. For writers that restate what they hold on
+    /// every run (the sync's roster-store sink, configured orgs and sessions). Users' passwords are dropped.
+    pub async fn import_changes(
+        &self,
+        roster: &Roster,
+        source: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<ImportReport>, StoreError> {
+        let mut wanted: BTreeMap<EntityKind, HashSet<usize>> = BTreeMap::new();
+        for (kind, records) in kinds_of(roster) {
+            let mut start = 0;
+            while start < records.len() {
+                let end = (start + UPSERT_CHUNK).min(records.len());
+                let rows: Vec<(String, String, String)> = on_db!(&self.db, pool => {
+                    let mut qb = builder(
+                        pool,
+                        "SELECT sourced_id, status, content_hash FROM oneroster_records WHERE kind = ",
+                    );
+                    qb.push_bind(kind_text(kind)).push(" AND sourced_id IN (");
+                    let mut ids = qb.separated(", ");
+                    for i in start..end {
+                        ids.push_bind(records.id(i));
+                    }
+                    qb.push(")");
+                    qb.build_query_as().fetch_all(pool).await.map_err(db("read oneroster_records"))?
+                });
+                let stored: HashMap<String, Stored> =
+                    rows.into_iter().map(|(id, status, hash)| (id, stored_of(&status, &hash))).collect();
+                for i in start..end {
+                    let prepared = records.prepare(i, false)?;
+                    let mut counts = ImportCounts::default();
+                    if classify(&prepared, stored.get(prepared.id).copied(), &mut counts) {
+                        wanted.entry(kind).or_default().insert(i);
+                    }
+                }
+                start = end;
+            }
+        }
+        if wanted.is_empty() {
+            return Ok(None);
+        }
+        fn pick<E: Clone>(records: &[E], keep: Option<&HashSet<usize>>) -> Vec<E> {
+            let Some(keep) = keep else { return Vec::new() };
+            records.iter().enumerate().filter(|(i, _)| keep.contains(i)).map(|(_, r)| r.clone()).collect()
+        }
+        let changes = Roster {
+            orgs: pick(&roster.orgs, wanted.get(&EntityKind::Org)),
+            academic_sessions: pick(&roster.academic_sessions, wanted.get(&EntityKind::AcademicSession)),
+            courses: pick(&roster.courses, wanted.get(&EntityKind::Course)),
+            classes: pick(&roster.classes, wanted.get(&EntityKind::Class)),
+            users: pick(&roster.users, wanted.get(&EntityKind::User)),
+            enrollments: pick(&roster.enrollments, wanted.get(&EntityKind::Enrollment)),
+            demographics: pick(&roster.demographics, wanted.get(&EntityKind::Demographics)),
+        };
+        let options = ImportOptions::new(ImportMode::Delta).source(source);
+        self.import_roster_with(&changes, &options, now).await.map(Some)
+    }
+
     /// The roster version: how many imports have been committed.
     pub async fn roster_version(&self) -> Result<u64, StoreError> {
         let (version,): (i64,) = on_db!(&self.db, pool => {
@@ -596,6 +715,97 @@ impl Store {
             version
         });
         Ok((to_u64(version), roster))
+    }
+
+    /// Sends every stored record (`tobedeleted` ones included) to `out`, kind after kind in dependency order
+    /// ([`EntityKind::ALL`]: orgs, academic sessions, courses, classes, users, enrollments, demographics), all read
+    /// from one database snapshot, and returns the roster version they make. With `since`, only the records changed
+    /// by imports after that version are sent.
+    ///
+    /// Records are decoded one at a time and sent as they are read, so a consumer that builds something smaller
+    /// than the records (a feed server's snapshot) never holds the whole roster; `out`'s capacity bounds what is in
+    /// flight. Within a kind, records come in the database's `sourcedId` order, which on PostgreSQL follows the
+    /// database's collation rather than byte order: sort if byte order matters. Fails if `out`'s receiver is
+    /// dropped before the end.
+    pub async fn stream_roster(
+        &self,
+        since: Option<u64>,
+        out: &tokio::sync::mpsc::Sender<StoredRecord>,
+    ) -> Result<u64, StoreError> {
+        let since = since.map_or(i64::MIN, |v| i64::try_from(v).unwrap_or(i64::MAX));
+        let version: i64 = on_db!(&self.db, pool => {
+            let mut tx = pool.begin_snapshot().await.map_err(db("begin reading the roster"))?;
+            let (version,): (i64,) = sqlx::query_as("SELECT version FROM roster_state WHERE id = 1")
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db("read roster_state"))?;
+            for kind in EntityKind::ALL {
+                let sql = "SELECT sourced_id, status, date_last_modified, body FROM oneroster_records \
+                           WHERE kind = $1 AND version > $2 ORDER BY sourced_id";
+                let mut rows = sqlx::query_as::<_, (String, String, DateTime<Utc>, Json<Box<RawValue>>)>(sql)
+                    .bind(kind_text(kind))
+                    .bind(since)
+                    .fetch(&mut *tx);
+                while let Some((id, status, modified, Json(body))) =
+                    rows.try_next().await.map_err(db("read oneroster_records"))?
+                {
+                    let record = decode_record(kind, &id, &status, modified, body.get())?;
+                    if out.send(record).await.is_err() {
+                        return Err(StoreError::Invalid {
+                            what: "roster stream",
+                            message: "the receiver stopped before the whole roster was read".into(),
+                        });
+                    }
+                }
+            }
+            tx.commit().await.map_err(db("end reading the roster"))?;
+            version
+        });
+        Ok(to_u64(version))
+    }
+
+    /// The stored records of kind `E` with these `sourcedId`s (`tobedeleted` ones included), in no particular
+    /// order; ids that are not stored are left out.
+    pub async fn records<E: Entity>(&self, ids: &[&str]) -> Result<Vec<E>, StoreError> {
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(UPSERT_CHUNK) {
+            let rows: Vec<RecordRow> = on_db!(&self.db, pool => {
+                let mut qb = builder(
+                    pool,
+                    "SELECT sourced_id, status, date_last_modified, body FROM oneroster_records WHERE kind = ",
+                );
+                qb.push_bind(kind_text(E::KIND)).push(" AND sourced_id IN (");
+                let mut list = qb.separated(", ");
+                for id in chunk {
+                    list.push_bind(*id);
+                }
+                qb.push(")");
+                qb.build_query_as().fetch_all(pool).await.map_err(db("read oneroster_records"))?
+            });
+            for (id, status, modified, Json(body)) in rows {
+                out.push(decode_entity(&id, &status, modified, body.get())?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every stored record of kind `E` (`tobedeleted` ones included), sorted by `sourcedId`.
+    pub async fn records_of_kind<E: Entity>(&self) -> Result<Vec<E>, StoreError> {
+        let rows: Vec<RecordRow> = on_db!(&self.db, pool => {
+            sqlx::query_as(
+                "SELECT sourced_id, status, date_last_modified, body FROM oneroster_records WHERE kind = $1",
+            )
+            .bind(kind_text(E::KIND))
+            .fetch_all(pool)
+            .await
+            .map_err(db("read oneroster_records"))?
+        });
+        let mut out = rows
+            .into_iter()
+            .map(|(id, status, modified, Json(body))| decode_entity::<E>(&id, &status, modified, body.get()))
+            .collect::<Result<Vec<E>, _>>()?;
+        out.sort_by(|a, b| a.sourced_id().cmp(b.sourced_id()));
+        Ok(out)
     }
 
     /// The most recent committed imports, newest first.

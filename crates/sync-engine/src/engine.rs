@@ -74,6 +74,7 @@ pub struct Engine {
     clock: Arc<dyn Clock>,
     policy: SafetyPolicy,
     precedence: RolePrecedence,
+    plan_options: PlanOptions,
     executor: ExecutorOptions,
     owner: String,
     lock_ttl: chrono::Duration,
@@ -99,6 +100,7 @@ impl Engine {
             clock: Arc::new(SystemClock),
             policy: SafetyPolicy::default(),
             precedence: RolePrecedence::default(),
+            plan_options: PlanOptions::default(),
             executor: ExecutorOptions::default(),
             owner: format!("worker-{}", uuid::Uuid::new_v4()),
             lock_ttl: chrono::Duration::hours(2),
@@ -120,6 +122,12 @@ impl Engine {
     /// Sets the role precedence.
     pub fn with_precedence(mut self, precedence: RolePrecedence) -> Engine {
         self.precedence = precedence;
+        self
+    }
+
+    /// Sets the planner's options (e.g. roles that follow the source, for a roster-store sink).
+    pub fn with_plan_options(mut self, options: PlanOptions) -> Engine {
+        self.plan_options = options;
         self
     }
 
@@ -165,7 +173,7 @@ impl Engine {
         let mine: Vec<&ConnectionGroup> = groups.iter().filter(|g| &g.organisation == organisation).collect();
         let desired = self.read(&mine).await?;
         let current = self.sink.current(organisation).await?;
-        let plan = plan(organisation, &desired, &current, &PlanOptions::default());
+        let plan = plan(organisation, &desired, &current, &self.plan_options);
         let previous = self.state.scope_counts(organisation).await.unwrap_or_default();
         let verdict = check(&self.policy, &plan, &desired.scope_counts, &previous, None);
         Ok(PlannedRun { plan, verdict, scope_counts: desired.scope_counts })
@@ -241,7 +249,7 @@ impl Engine {
                 return Ok(report);
             }
         };
-        let plan = plan(organisation, &desired, &current, &PlanOptions::default());
+        let plan = plan(organisation, &desired, &current, &self.plan_options);
         report.planned = PlannedCounts::of(&plan);
         let previous = self.state.scope_counts(organisation).await?;
         let stored = if options.dry_run { None } else { self.state.take_allowance(organisation).await? };

@@ -216,7 +216,21 @@ fn fields_of(changes: &[FieldChange]) -> Fields {
 /// Planner options.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
-pub struct PlanOptions {}
+pub struct PlanOptions {
+    /// The roles of managed records follow the source in every case: an administrator is demoted when the source
+    /// says so, and a role the engine does not name ([`Role::Other`]) is changed like any other. For sinks whose
+    /// every role is written by the sync (a roster store, where "administrator" and "aide" are roles groups map
+    /// to). Off by default: a platform's administrators are appointed there, never by the source.
+    pub roles_follow_source: bool,
+}
+
+impl PlanOptions {
+    /// Sets [`roles_follow_source`](Self::roles_follow_source).
+    pub fn roles_follow_source(mut self, on: bool) -> PlanOptions {
+        self.roles_follow_source = on;
+        self
+    }
+}
 
 fn key_of(record: &SinkRecord) -> Option<(&str, &str)> {
     record.external_id.as_deref().and_then(|e| e.split_once(':'))
@@ -234,8 +248,9 @@ fn same_email(a: &str, b: &str) -> bool {
     a.trim().to_lowercase() == b.trim().to_lowercase()
 }
 
-/// The changes that make `record` match `person` (an admin is never demoted; unknown roles are left alone).
-fn field_changes(person: &Person, record: &SinkRecord) -> Vec<FieldChange> {
+/// The changes that make `record` match `person` (an admin is never demoted and unknown roles are left alone,
+/// unless roles follow the source).
+fn field_changes(person: &Person, record: &SinkRecord, options: &PlanOptions) -> Vec<FieldChange> {
     let mut changes = Vec::new();
     let mut push = |field: &str, from: &str, to: &str| {
         changes.push(FieldChange { field: field.to_owned(), from: from.to_owned(), to: to.to_owned() })
@@ -251,7 +266,7 @@ fn field_changes(person: &Person, record: &SinkRecord) -> Vec<FieldChange> {
     if person.family_name != record.family_name {
         push("family_name", &record.family_name, &person.family_name);
     }
-    let keep_role = matches!(record.role, Role::Admin | Role::Other(_));
+    let keep_role = !options.roles_follow_source && matches!(record.role, Role::Admin | Role::Other(_));
     if !keep_role && person.role != record.role {
         push("role", record.role.as_str(), person.role.as_str());
     }
@@ -272,7 +287,7 @@ pub fn plan(
     organisation: &OrganisationId,
     desired: &DesiredState,
     current: &[SinkRecord],
-    _options: &PlanOptions,
+    options: &PlanOptions,
 ) -> Plan {
     let mut out = Plan {
         organisation: organisation.clone(),
@@ -390,7 +405,7 @@ pub fn plan(
                 }
                 continue;
             }
-            let changes = field_changes(person, record);
+            let changes = field_changes(person, record, options);
             let reactivate = record.status == RecordStatus::Suspended;
             if reactivate {
                 out.reactivations.push(Reactivation {
@@ -441,7 +456,7 @@ pub fn plan(
                 out.updates.push(Update {
                     record_id: record.id.clone(),
                     external_id: external_id(),
-                    changes: field_changes(person, record),
+                    changes: field_changes(person, record, options),
                     reason,
                 });
                 if record.status == RecordStatus::Suspended {

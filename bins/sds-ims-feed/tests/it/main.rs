@@ -6,3 +6,4 @@ mod commands;
 mod doctor;
 mod e2e;
 mod support;
+mod sync;

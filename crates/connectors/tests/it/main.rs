@@ -3,4 +3,5 @@
 
 mod google;
 mod microsoft;
+mod roster_store;
 mod wonde;

@@ -170,3 +170,73 @@ async fn snapshots_load_from_the_store_and_follow_its_imports() {
     let schools = test.get_with("/schools", Some(&bearer)).await;
     assert!(schools.ids("orgs").contains(&"school-3".to_owned()));
 }
+
+/// Every collection, and every nested endpoint for every parent id, as the app serves it now.
+async fn everything(test: &TestApp) -> Vec<(String, String)> {
+    let collections = [
+        ("/orgs", "orgs"),
+        ("/schools", "orgs"),
+        ("/academicSessions", "academicSessions"),
+        ("/terms", "academicSessions"),
+        ("/gradingPeriods", "academicSessions"),
+        ("/courses", "courses"),
+        ("/classes", "classes"),
+        ("/users", "users"),
+        ("/students", "users"),
+        ("/teachers", "users"),
+        ("/enrollments", "enrollments"),
+        ("/demographics", "demographics"),
+    ];
+    let nested: [(&str, &[&str]); 6] = [
+        ("/schools", &["classes", "students", "teachers", "enrollments", "terms", "courses"]),
+        ("/classes", &["students", "teachers"]),
+        ("/users", &["classes"]),
+        ("/students", &["classes"]),
+        ("/terms", &["classes", "gradingPeriods"]),
+        ("/courses", &["classes"]),
+    ];
+    let mut out = Vec::new();
+    for (path, key) in collections {
+        let response = test.get(&format!("{path}?limit=10000")).await;
+        assert_eq!(response.status, StatusCode::OK, "{path}");
+        out.push((path.to_owned(), response.text()));
+        if let Some((_, children)) = nested.iter().find(|(p, _)| *p == path) {
+            for id in response.ids(key) {
+                for child in *children {
+                    let id = id.replace('%', "%25").replace(' ', "%20").replace('"', "%22").replace('\\', "%5C");
+                    let nested_path = format!("{path}/{id}/{child}?limit=10000");
+                    out.push((nested_path.clone(), test.get(&nested_path).await.text()));
+                }
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn a_snapshot_streamed_from_the_store_serves_what_one_built_from_the_whole_roster_serves() {
+    let store = Store::memory().await.unwrap();
+    let mut roster = st_aidans();
+    // Records of every kind, nested orgs and sessions, and ids that JSON escaping changes.
+    let mut odd = roster.users[0].clone();
+    odd.base.sourced_id = "user \"quoted\" \\ id".into();
+    roster.users.push(odd);
+    store.import_roster(&roster, ImportMode::Bulk, start()).await.unwrap();
+    let (version, stored) = store.load_roster().await.unwrap();
+    let test = TestApp::new(stored).await;
+    let whole = everything(&test).await;
+    assert!(whole.len() > 25, "{}", whole.len());
+
+    let streamed = load_snapshot(&store).await.unwrap();
+    assert_eq!(streamed.version(), version);
+    for kind in EntityKind::ALL {
+        assert_eq!(streamed.len(kind), test.snapshots.load().len(kind), "{kind}");
+    }
+    test.snapshots.swap(streamed);
+    let from_store = everything(&test).await;
+    assert_eq!(from_store.len(), whole.len());
+    for ((path, a), (_, b)) in whole.iter().zip(&from_store) {
+        assert_eq!(a, b, "{path} differs");
+    }
+    assert_eq!(test.get("/users/user%20%22quoted%22%20%5C%20id").await.status, StatusCode::OK);
+}

@@ -337,3 +337,94 @@ async fn api_clients_keep_hashes_and_rotation_times() {
         assert!(store.save_api_client("", "h", t(0)).await.is_err());
     }
 }
+
+#[tokio::test]
+async fn streams_the_roster_kind_by_kind_and_reads_records_by_id() {
+    let (stores, _key, _clock) = support::default_stores().await;
+    let roster = fixture();
+    for tst in &stores {
+        let (store, name) = (&tst.store, tst.name);
+        store.import_roster(&roster, ImportMode::Bulk, t(0)).await.unwrap();
+        let (tx, mut rx) = tokio::sync::mpsc::channel(4);
+        let reader = tokio::spawn(async move {
+            let mut got = Vec::new();
+            while let Some(record) = rx.recv().await {
+                got.push(record);
+            }
+            got
+        });
+        let version = store.stream_roster(None, &tx).await.unwrap();
+        drop(tx);
+        let got = reader.await.unwrap();
+        assert_eq!(version, 1, "{name}");
+        assert_eq!(got.len(), roster.len(), "{name}");
+        // Kinds in dependency order, each kind whole.
+        let kinds: Vec<EntityKind> = got.iter().map(|r| r.kind()).collect();
+        let order = |k: &EntityKind| EntityKind::ALL.iter().position(|x| x == k).unwrap();
+        assert!(kinds.windows(2).all(|w| order(&w[0]) <= order(&w[1])), "{name}: {kinds:?}");
+        let mut rebuilt = Roster::default();
+        got.into_iter().for_each(|r| r.push_into(&mut rebuilt));
+        let (_, loaded) = store.load_roster().await.unwrap();
+        assert_eq!(dates(&rebuilt), dates(&loaded), "{name}");
+
+        // Only what changed after a version.
+        let mut changed = roster.clone();
+        changed.users[0].given_name = "Streamed".into();
+        store.import_roster(&changed, ImportMode::Bulk, t(5)).await.unwrap();
+        let (tx, mut rx) = tokio::sync::mpsc::channel(64);
+        assert_eq!(store.stream_roster(Some(1), &tx).await.unwrap(), 2, "{name}");
+        drop(tx);
+        let mut since = Vec::new();
+        while let Some(record) = rx.recv().await {
+            since.push(record);
+        }
+        assert_eq!(since.len(), 1, "{name}");
+        assert!(matches!(&since[0], roster_store::StoredRecord::User(u) if u.given_name == "Streamed"), "{name}");
+
+        // A receiver that goes away stops the stream with an error rather than hanging.
+        let (tx, rx) = tokio::sync::mpsc::channel(1);
+        drop(rx);
+        assert!(matches!(store.stream_roster(None, &tx).await, Err(StoreError::Invalid { .. })), "{name}");
+
+        // Records by id, and a whole kind.
+        let ids: Vec<&str> = roster.users.iter().take(2).map(|u| u.base.sourced_id.as_str()).collect();
+        let mut wanted = ids.clone();
+        wanted.push("no-such-user");
+        let users: Vec<User> = store.records(&wanted).await.unwrap();
+        let mut got_ids: Vec<&str> = users.iter().map(|u| u.base.sourced_id.as_str()).collect();
+        got_ids.sort_unstable();
+        let mut expected = ids.clone();
+        expected.sort_unstable();
+        assert_eq!(got_ids, expected, "{name}");
+        assert!(users.iter().all(|u| u.base.date_last_modified.is_some()), "{name}");
+        let all: Vec<User> = store.records_of_kind().await.unwrap();
+        assert_eq!(all.len(), roster.users.len(), "{name}");
+        assert!(all.windows(2).all(|w| w[0].base.sourced_id < w[1].base.sourced_id), "{name}");
+    }
+}
+
+#[tokio::test]
+async fn import_changes_writes_only_what_differs_and_nothing_when_nothing_does() {
+    let (stores, _key, _clock) = support::default_stores().await;
+    let roster = fixture();
+    for tst in &stores {
+        let (store, name) = (&tst.store, tst.name);
+        let first = store.import_changes(&roster, "test", t(0)).await.unwrap().unwrap();
+        assert_eq!(first.totals(), counts(roster.len(), 0, 0, 0), "{name}");
+        // The same again: no import at all, so no new version for feed servers to reload.
+        assert!(store.import_changes(&roster, "test", t(1)).await.unwrap().is_none(), "{name}");
+        assert_eq!(store.roster_version().await.unwrap(), 1, "{name}");
+        // One changed user, one user now tobedeleted: a delta of exactly those two.
+        let mut next = roster.clone();
+        next.users[0].family_name = "Changed".into();
+        next.users[1].base.status = Status::ToBeDeleted;
+        let report = store.import_changes(&next, "test", t(2)).await.unwrap().unwrap();
+        assert_eq!(report.totals(), counts(0, 1, 0, 1), "{name}");
+        assert_eq!(store.imports(1).await.unwrap()[0].source.as_deref(), Some("test"), "{name}");
+        let (_, loaded) = store.load_roster().await.unwrap();
+        let changed = user(&loaded, &next.users[0].base.sourced_id);
+        assert_eq!(changed.base.date_last_modified, Some(t(2)), "{name}");
+        let kept = user(&loaded, &next.users[2].base.sourced_id);
+        assert_eq!(kept.base.date_last_modified, Some(t(0)), "{name}");
+    }
+}

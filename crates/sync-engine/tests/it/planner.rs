@@ -151,6 +151,31 @@ fn an_admin_is_never_demoted_and_unknown_roles_are_left_alone() {
 }
 
 #[test]
+fn when_roles_follow_the_source_admins_and_unknown_roles_change_too() {
+    let mut admin = rec("r1", Some("c:1"), "a@x.org", true);
+    admin.role = Role::Admin;
+    let mut aide = rec("r2", Some("c:2"), "b@x.org", true);
+    aide.role = Role::Other("aide".into());
+    let people = vec![p("1", "a@x.org", Role::Staff), p("2", "b@x.org", Role::Staff), p("3", "c@x.org", Role::Staff)];
+    let mut teacher = rec("r3", Some("c:3"), "c@x.org", true);
+    teacher.role = Role::Staff;
+    let options = PlanOptions::default().roles_follow_source(true);
+    let planned = plan(&org(), &desired(people.clone()), &[admin.clone(), aide.clone(), teacher.clone()], &options);
+    let changed: Vec<(&str, &str, &str)> = planned
+        .updates
+        .iter()
+        .flat_map(|u| u.changes.iter().map(move |c| (u.record_id.as_str(), c.from.as_str(), c.to.as_str())))
+        .collect();
+    assert_eq!(changed, vec![("r1", "admin", "staff"), ("r2", "aide", "staff")], "{planned:#?}");
+    // And to a role the engine does not name.
+    let mut to_aide = people;
+    to_aide[2].role = Role::Other("aide".into());
+    let planned = plan(&org(), &desired(to_aide), &[teacher], &options);
+    assert_eq!(planned.updates.len(), 1);
+    assert_eq!(planned.updates[0].changes[0].to, "aide");
+}
+
+#[test]
 fn duplicate_emails_no_email_and_taken_emails_are_skipped_with_reasons() {
     let mut no_email = p("4", "", Role::Student);
     no_email.email = None;
