@@ -163,6 +163,7 @@ pub struct App {
     microsoft: BTreeMap<String, Result<Arc<Microsoft>, String>>,
     options: AppOptions,
     owner: String,
+    connections_recorded: tokio::sync::OnceCell<()>,
 }
 
 impl fmt::Debug for App {
@@ -244,7 +245,16 @@ impl App {
             std::process::id(),
             &uuid::Uuid::new_v4().simple().to_string()[..8]
         );
-        Ok(App { config, store, secure_schools, secure_schools_stats, microsoft, options, owner })
+        Ok(App {
+            config,
+            store,
+            secure_schools,
+            secure_schools_stats,
+            microsoft,
+            options,
+            owner,
+            connections_recorded: tokio::sync::OnceCell::new(),
+        })
     }
 
     /// The configuration.
@@ -315,6 +325,20 @@ impl App {
         self.store.save_connection(&record).await.with_context(|| format!("saving connection `{name}` in the store"))
     }
 
+    /// Records every configured connection in the store (once per process), so that the change-feed cursors of
+    /// its connection groups can be kept there.
+    pub async fn record_connections(&self) -> anyhow::Result<()> {
+        self.connections_recorded
+            .get_or_try_init(|| async {
+                for connection in &self.config.connections {
+                    self.save_connection(&connection.name).await?;
+                }
+                Ok::<_, anyhow::Error>(())
+            })
+            .await?;
+        Ok(())
+    }
+
     /// The sync engine: the Secure Schools sink, a Microsoft source per usable connection, the store as state,
     /// the configured safety policy and role precedence.
     pub fn engine(&self) -> anyhow::Result<Engine> {
@@ -327,7 +351,8 @@ impl App {
             .with_policy(self.config.safety_policy())
             .with_precedence(self.config.precedence())
             .with_executor(ExecutorOptions { concurrency: self.options.concurrency.unwrap_or(4) })
-            .with_owner(self.owner.clone(), chrono::Duration::hours(LOCK_TTL_HOURS));
+            .with_owner(self.owner.clone(), chrono::Duration::hours(LOCK_TTL_HOURS))
+            .with_full_every(self.config.schedule().full_every);
         for (name, microsoft) in &self.microsoft {
             match microsoft {
                 Ok(m) => engine = engine.with_source(Arc::new(MicrosoftSource::new(m.id(), m.graph.clone()))),

@@ -163,7 +163,9 @@ impl Daemon {
                 }
                 self.metrics.set_running(true);
                 let cancel = grace_period(shutdown.clone(), self.grace);
-                let outcome = self.app.sync_org(&engine, &org, &RunOptions::default(), &NoProgress, &cancel.1).await;
+                // A due full reconciliation reads in full; other runs follow the change feeds where they can.
+                let options = RunOptions { full: item.full, ..RunOptions::default() };
+                let outcome = self.app.sync_org(&engine, &org, &options, &NoProgress, &cancel.1).await;
                 cancel.0.abort();
                 self.metrics.set_running(false);
                 if let Ok(mut r) = self.running.lock() {

@@ -39,6 +39,7 @@ pub mod conformance;
 pub mod desired;
 pub mod engine;
 pub mod executor;
+mod incremental;
 pub mod model;
 pub mod plan;
 pub mod report;
@@ -57,7 +58,7 @@ pub use executor::{
     ApplyOutcome, ExecutorOptions, NoProgress, OpCounts, Progress, ProgressEvent, RecordError, execute,
 };
 pub use plan::{Plan, plan};
-pub use report::{HeldRun, PlannedCounts, RunReport, RunStatus};
+pub use report::{HeldRun, PlannedCounts, ReadMode, RunReport, RunStatus};
 pub use safety::{Allowance, HoldReason, SafetyPolicy, Verdict};
 pub use schedule::{Due, Schedule, Scheduler, Trigger};
 pub use sink::{Fields, OpOutcome, Operation, RosterSink, SinkError};

@@ -3,7 +3,9 @@
 
 mod cli;
 mod daemon;
+mod delta;
 mod doctor;
 mod faults;
+mod kill;
 mod support;
 mod sync;

@@ -1,0 +1,1 @@
+//! SIGKILL mid-apply.
