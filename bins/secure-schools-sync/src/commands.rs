@@ -841,6 +841,7 @@ pub async fn show_run(app: &App, id: &str, json: bool, out: &mut Output) -> anyh
     writeln!(out, "status        {}", status_name(r.status))?;
     writeln!(out, "started       {}", time(r.started_at))?;
     writeln!(out, "took          {}", duration(r.finished_at - r.started_at))?;
+    writeln!(out, "read          {}", r.planned.read.as_str())?;
     writeln!(
         out,
         "planned       {} create, {} update, {} suspend, {} reactivate, {} skipped, {} unchanged",
