@@ -11,7 +11,7 @@
 
 use crate::client::{Call, GraphClient};
 use crate::error::GraphError;
-use crate::models::{GROUP_SELECT, Group, Removed, USER_SELECT, User};
+use crate::models::{GROUP_SELECT, Group, Removed, SYNC_USER_SELECT, User};
 use crate::paging::Page;
 use futures::{Stream, StreamExt, TryStreamExt, stream};
 use serde::{Deserialize, Serialize};
@@ -148,7 +148,7 @@ impl GraphClient {
         &self,
         start: DeltaStart,
     ) -> impl Stream<Item = Result<Page<DeltaUser>, GraphError>> + Send + 'static {
-        match self.delta_call("users", USER_SELECT, &start) {
+        match self.delta_call("users", SYNC_USER_SELECT, &start) {
             Ok(call) => self.pages::<DeltaUser>(call).boxed(),
             Err(e) => stream::once(async move { Err(e) }).boxed(),
         }

@@ -15,7 +15,7 @@ use crate::batch::{BatchRequest, BatchResponse};
 use crate::client::{Call, GraphClient};
 use crate::delta::{DeltaGroup, DeltaStart, DeltaUser, GroupDelta};
 use crate::error::GraphError;
-use crate::models::{GROUP_SELECT, USER_SELECT};
+use crate::models::{GROUP_SELECT, SYNC_USER_SELECT};
 use crate::ops::PAGE_SIZE;
 use crate::paging::Page;
 use futures::TryStreamExt;
@@ -80,7 +80,7 @@ impl GraphClient {
 
     /// A batch item reading one user (`GET /users/{id}`).
     pub fn user_item(&self, id: impl Into<String>, user_id: &str) -> BatchRequest {
-        BatchRequest::get(id, self.batch_url(&["users", user_id], &[("$select", USER_SELECT)]))
+        BatchRequest::get(id, self.batch_url(&["users", user_id], &[("$select", SYNC_USER_SELECT)]))
     }
 
     /// A batch item listing the groups a user is in, directly or through nested groups, ids only.
@@ -95,9 +95,9 @@ impl GraphClient {
     /// A batch item starting or resuming a users delta round.
     pub fn users_delta_item(&self, id: impl Into<String>, start: &DeltaStart) -> Result<BatchRequest, GraphError> {
         let url = match start {
-            DeltaStart::Full => self.batch_url(&["users", "delta"], &[("$select", USER_SELECT)]),
+            DeltaStart::Full => self.batch_url(&["users", "delta"], &[("$select", SYNC_USER_SELECT)]),
             DeltaStart::Latest => {
-                self.batch_url(&["users", "delta"], &[("$select", USER_SELECT), ("$deltatoken", "latest")])
+                self.batch_url(&["users", "delta"], &[("$select", SYNC_USER_SELECT), ("$deltatoken", "latest")])
             }
             DeltaStart::Resume(link) => self.relative_link(link)?,
         };
