@@ -316,10 +316,11 @@ impl Engine {
         let mine: Vec<&ConnectionGroup> = groups.iter().filter(|g| &g.organisation == organisation).collect();
         let fingerprint = incremental::fingerprint(&mine, &self.precedence);
         let read = async {
-            if !options.dry_run && !options.full {
-                if let Some(changes) = self.read_changes(&mine, &fingerprint, started_at).await? {
-                    return self.incremental_input(organisation, changes).await;
-                }
+            if !options.dry_run
+                && !options.full
+                && let Some(changes) = self.read_changes(&mine, &fingerprint, started_at).await?
+            {
+                return self.incremental_input(organisation, changes).await;
             }
             let (desired, cursors) = self.read(&mine).await?;
             let current = self.sink.current(organisation).await?;

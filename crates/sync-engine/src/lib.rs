@@ -8,7 +8,8 @@
 //! * The [`SafetyPolicy`] holds a run that would suspend too many people or that sees a group suddenly empty.
 //! * [`execute`] applies a plan in batches with bounded concurrency and per-record error isolation.
 //! * [`Engine::run`] does all of that for one organisation and records a [`RunReport`]; [`Scheduler`] decides
-//!   when.
+//!   when. After a full read, runs read only what changed ([`IdentitySource::changes`], e.g. Graph delta) and plan
+//!   it with the same planner and policy, until a full reconciliation is due again.
 //!
 //! ```
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {

@@ -218,7 +218,7 @@ enum Lookup {
     /// The user is gone from the tenant.
     Gone,
     /// The user, and the selected groups they are in now.
-    Found(User, Vec<ScopeId>),
+    Found(Box<User>, Vec<ScopeId>),
 }
 
 /// The changes since `cursor` (see the module docs for the rules).
@@ -414,7 +414,7 @@ async fn lookup(
                 let groups: HashSet<String> = groups.into_iter().collect();
                 let now =
                     scopes.iter().filter(|s| groups.contains(s.scope.as_str())).map(|s| s.scope.clone()).collect();
-                Lookup::Found(user, now)
+                Lookup::Found(Box::new(user), now)
             }
         });
     }

@@ -127,8 +127,11 @@ fn counts(changes: &Changes) -> Vec<usize> {
     }
 }
 
-/// (upserts as (id, scope group numbers), removed ids, next cursor).
-fn parts(changes: Changes) -> (Vec<(String, Vec<String>)>, Vec<String>, SourceCursor) {
+/// Upserts as (id, scope ids).
+type Upserts = Vec<(String, Vec<String>)>;
+
+/// (upserts, removed ids, next cursor).
+fn parts(changes: Changes) -> (Upserts, Vec<String>, SourceCursor) {
     match changes {
         Changes::Changes { upserts, removed, cursor, .. } => (
             upserts
