@@ -97,6 +97,9 @@ enum Command {
         /// Approve up to N users becoming tobedeleted in each org, beyond the safety policy's limit.
         #[arg(long, value_name = "N")]
         allow_suspensions: Option<usize>,
+        /// Read every source in full instead of following its change feed (Graph delta) from the last run.
+        #[arg(long)]
+        full: bool,
         /// JSON instead of text.
         #[arg(long)]
         json: bool,
@@ -259,12 +262,12 @@ async fn run(command: Command) -> anyhow::Result<Outcome> {
             Ok(Outcome::Success)
         }
         Command::Import { db, csv, delta, json } => import::run(&open(&db).await?, &csv, delta, json, &mut out).await,
-        Command::Sync { config, db, dry_run, allow_suspensions, json } => {
+        Command::Sync { config, db, dry_run, allow_suspensions, full, json } => {
             let config = SyncConfig::load(&config)?;
             let db = db
                 .or_else(|| config.store.clone())
                 .context("no database: give --db (or SDS_IMS_FEED_DB), or set `store` in the configuration")?;
-            let options = SyncOptions { dry_run, allow_suspensions, json, ..SyncOptions::default() };
+            let options = SyncOptions { dry_run, allow_suspensions, json, full, ..SyncOptions::default() };
             sync::run(&config, &open(&db).await?, &options, &mut out).await
         }
         Command::Credentials { action: CredentialsAction::Rotate { client_id, db } } => {

@@ -20,14 +20,14 @@ use graph_client::auth::ClientCredentials;
 use graph_client::{GraphClient, Tenant};
 use http_retry::RetryPolicy;
 use oneroster_model::Roster;
-use roster_store::Store;
+use roster_store::{ConnectionRecord, SecretRef, Store};
 use secrecy::SecretString;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::io::Write as _;
 use std::sync::Arc;
-use sync_engine::model::ConnectionId;
+use sync_engine::model::{ConnectionId, ConnectionKind};
 use sync_engine::plan::PlanOptions;
 use sync_engine::safety::Allowance;
 use sync_engine::source::IdentitySource;
@@ -46,6 +46,8 @@ pub struct SyncOptions {
     pub retry_policy: Option<RetryPolicy>,
     /// JSON instead of text.
     pub json: bool,
+    /// Read every source in full, even where a change feed could be followed.
+    pub full: bool,
 }
 
 impl fmt::Debug for SyncOptions {
@@ -55,6 +57,7 @@ impl fmt::Debug for SyncOptions {
             .field("allow_suspensions", &self.allow_suspensions)
             .field("secrets", &self.secrets.keys().collect::<Vec<_>>())
             .field("json", &self.json)
+            .field("full", &self.full)
             .finish_non_exhaustive()
     }
 }
@@ -108,6 +111,27 @@ pub fn build_source(source: &SourceConfig, options: &SyncOptions) -> anyhow::Res
     }
 }
 
+/// Records every configured source as a connection of the store (settings only; the secret stays in the
+/// environment variable the configuration names), so that the engine can keep its change-feed cursors there.
+pub async fn record_sources(config: &SyncConfig, store: &Store) -> anyhow::Result<()> {
+    for source in &config.sources {
+        let record = match source {
+            SourceConfig::Microsoft(m) => ConnectionRecord {
+                id: ConnectionId::new(m.name.clone()),
+                name: m.name.clone(),
+                kind: ConnectionKind::Microsoft,
+                settings: serde_json::json!({ "tenant": m.tenant, "client_id": m.client_id, "auth": "app-only" }),
+                secret: SecretRef::Env(m.client_secret_env.clone()),
+            },
+        };
+        store
+            .save_connection(&record)
+            .await
+            .with_context(|| format!("recording source `{}` in the store", source.name()))?;
+    }
+    Ok(())
+}
+
 /// Writes the configured orgs and academic sessions that differ from what is stored. Returns how many records
 /// were written.
 pub async fn write_orgs_and_sessions(config: &SyncConfig, store: &Store) -> anyhow::Result<usize> {
@@ -146,6 +170,7 @@ pub async fn sync_results(
     out: &mut Output,
 ) -> anyhow::Result<Vec<OrgResult>> {
     if !options.dry_run {
+        record_sources(config, store).await?;
         let written = write_orgs_and_sessions(config, store).await?;
         if !options.json {
             writeln!(out, "orgs and academic sessions: {written} written")?;
@@ -153,9 +178,12 @@ pub async fn sync_results(
     }
     let engine = engine(config, store, options)?;
     let groups = config.connection_groups();
+    // Runs follow the sources' change feeds (Graph delta) once a full read has left a cursor; the engine reads in
+    // full when there is none, when the configuration changed, and at least daily.
     let run_options = RunOptions {
         dry_run: options.dry_run,
         allowance: options.allow_suspensions.map(|n| Allowance { suspensions: Some(n), empty_scopes: false }),
+        full: options.full,
     };
     let mut results = Vec::new();
     for org in config.synced_orgs() {

@@ -1,8 +1,9 @@
 //! The end-to-end sync benchmark (issue 7, docs/benchmarks.md): a trust of 100,000 users in 50 schools (or
 //! `--users N --schools S`) against the testkit fakes with 10 ms of latency on every request, synced with the
-//! program's own `sync all` code path (`commands::sync_results`, what the CLI calls), twice: the initial sync, then
-//! a run with no changes. For each it prints the wall time, the Graph and Secure Schools requests next to their
-//! lower bounds computed from the data, and the peak RSS.
+//! program's own `sync all` code path (`commands::sync_results_with`, what the CLI calls), three times: the initial
+//! sync, a full run with no changes (`sync all --full`, the periodic reconciliation), and an incremental run with no
+//! changes (`sync all`, following the Graph delta links the full runs took). For each it prints the wall time, the
+//! Graph and Secure Schools requests next to their lower bounds computed from the data, and the peak RSS.
 //!
 //! ```sh
 //! cargo bench -p secure-schools-sync --bench sync_trust                                  # 100,000 users, 50 schools
@@ -347,7 +348,7 @@ struct Run {
     fakes_cpu: Duration,
 }
 
-fn run_once(rt: &tokio::runtime::Runtime, fakes: &mut Fakes, config: &Config, secrets: &Secrets) -> Run {
+fn run_once(rt: &tokio::runtime::Runtime, fakes: &mut Fakes, config: &Config, secrets: &Secrets, full: bool) -> Run {
     let fakes_cpu = fakes.ask("reset")["cpu_ms"].as_u64().unwrap_or(0);
     reset_peak();
     let cpu = cpu_time();
@@ -356,7 +357,8 @@ fn run_once(rt: &tokio::runtime::Runtime, fakes: &mut Fakes, config: &Config, se
         let app = App::open(config.clone(), secrets.clone(), AppOptions::default()).await.unwrap();
         let (out, _) = Output::capture();
         let (_trigger, shutdown) = Shutdown::manual();
-        commands::sync_results(&app, SyncTarget::All, None, &out, &shutdown).await.unwrap()
+        let options = commands::run_options(None, full);
+        commands::sync_results_with(&app, SyncTarget::All, &options, &out, &shutdown).await.unwrap()
     });
     let wall = started.elapsed();
     let peak_kb = status_kb("VmHWM:");
@@ -375,6 +377,15 @@ fn run_once(rt: &tokio::runtime::Runtime, fakes: &mut Fakes, config: &Config, se
     }
 }
 
+impl Run {
+    /// Whether every organisation was read incrementally.
+    fn incremental(&self) -> bool {
+        self.results
+            .iter()
+            .all(|r| r.report.as_ref().is_some_and(|rep| rep.planned.read == sync_engine::ReadMode::Incremental))
+    }
+}
+
 fn requests(snapshot: &Value) -> u64 {
     snapshot["requests"].as_u64().unwrap_or(0)
 }
@@ -388,12 +399,23 @@ fn endpoints(snapshot: &Value) -> String {
 
 /// Lower bounds of one run: (Graph, Secure Schools), from the data and the operations the run had to apply.
 /// `users_before` is the users each organisation holds when the run starts.
+///
+/// A full read that sets up delta needs, per organisation, one `$batch` to check its selected groups and list
+/// their nested groups, one `$batch` to take the delta links (and list the nesting again, after them), and the
+/// member pages. An incremental read with nothing changed needs one `$batch` of delta links per organisation and
+/// nothing from Secure Schools.
 fn lower_bounds(ready: &Value, run: &Run, users_before: &BTreeMap<String, usize>) -> (u64, u64) {
     let schools = ready["schools"].as_array().unwrap();
     let mut graph = 1; // One access token (client credentials) per process.
+    let incremental = run.incremental();
     for school in schools {
         let selected: usize = 2; // the staff group and the students group
-        graph += selected.div_ceil(GRAPH_BATCH) as u64;
+        if incremental {
+            graph += 1;
+            continue;
+        }
+        graph += (2 * selected).div_ceil(GRAPH_BATCH) as u64; // kinds and nesting
+        graph += 1; // the delta links, then the nesting again
         for key in ["staff_members", "student_members"] {
             let n = school[key].as_u64().unwrap() as usize;
             graph += n.div_ceil(GRAPH_PAGE).max(1) as u64;
@@ -402,7 +424,9 @@ fn lower_bounds(ready: &Value, run: &Run, users_before: &BTreeMap<String, usize>
     let mut ss = 0;
     for r in &run.results {
         let users = users_before.get(&r.organisation).copied().unwrap_or(0);
-        ss += users.div_ceil(SS_PAGE).max(1) as u64;
+        if !incremental {
+            ss += users.div_ceil(SS_PAGE).max(1) as u64;
+        }
         if let Some(report) = &r.report {
             let p = &report.planned;
             ss += (p.creates + p.updates + p.suspensions + p.reactivations).div_ceil(SS_BATCH) as u64;
@@ -431,6 +455,7 @@ fn report_run(title: &str, ready: &Value, run: &Run, users_before: &BTreeMap<Str
     let max = per_org.last().copied().unwrap_or(0.0);
     let (g, s) = (requests(&run.graph), requests(&run.ss));
     println!("{title}");
+    println!("  read: {}", if run.incremental() { "incremental (delta)" } else { "full" });
     println!("  organisations: {ok}/{} succeeded", run.results.len());
     println!(
         "  applied: {created} created, {updated} updated (adopted), {suspended} suspended, {unchanged} unchanged, {errors} errors"
@@ -443,7 +468,7 @@ fn report_run(title: &str, ready: &Value, run: &Run, users_before: &BTreeMap<Str
     );
     println!("  Graph requests: {g}, lower bound {graph_min} -> {:.3}x", g as f64 / graph_min as f64);
     println!("    {}", endpoints(&run.graph));
-    println!("  Secure Schools requests: {s}, lower bound {ss_min} -> {:.3}x", s as f64 / ss_min as f64);
+    println!("  Secure Schools requests: {s}, lower bound {ss_min} -> {:.3}x", s as f64 / ss_min.max(1) as f64);
     println!("    {}", endpoints(&run.ss));
     println!(
         "  peak RSS of the program: {:.1} MB (at the start of the run {:.1} MB); the fakes' process: {:.1} MB",
@@ -534,7 +559,7 @@ fn main() {
         .map(|s| (s["organisation"].as_str().unwrap().to_owned(), s["existing_users"].as_u64().unwrap() as usize))
         .collect();
     let baseline = status_kb("VmRSS:");
-    let first = run_once(&rt, &mut fakes, &config, &secrets);
+    let first = run_once(&rt, &mut fakes, &config, &secrets, false);
     report_run("initial sync all", &ready, &first, &existing, baseline);
     let after: BTreeMap<String, usize> = existing
         .iter()
@@ -550,23 +575,37 @@ fn main() {
         })
         .collect();
     let baseline = status_kb("VmRSS:");
-    let second = run_once(&rt, &mut fakes, &config, &secrets);
-    report_run("second sync all (no changes)", &ready, &second, &after, baseline);
-    let writes: usize = second.results.iter().filter_map(|r| r.report.as_ref()).map(|r| r.applied.total()).sum();
-    println!("  operations applied by the second run: {writes}");
+    let second = run_once(&rt, &mut fakes, &config, &secrets, true);
+    report_run("sync all --full (no changes)", &ready, &second, &after, baseline);
+    let baseline = status_kb("VmRSS:");
+    let third = run_once(&rt, &mut fakes, &config, &secrets, false);
+    report_run("sync all, incremental (no changes)", &ready, &third, &after, baseline);
+    let writes: usize = [&second, &third]
+        .iter()
+        .flat_map(|run| run.results.iter().filter_map(|r| r.report.as_ref()))
+        .map(|r| r.applied.total())
+        .sum();
+    println!("  operations applied by the no-change runs: {writes}");
 
+    let ratio = |run: &Run, before: &BTreeMap<String, usize>| {
+        let (g, s) = lower_bounds(&ready, run, before);
+        (requests(&run.graph) as f64 / g as f64, requests(&run.ss) as f64 / s.max(1) as f64)
+    };
     println!(
         "targets: requests <= 1.1x their lower bound, initial sync <= 10 s, no-change run <= 2 s, peak RSS <= 200 MB"
     );
+    let (g1, s1) = ratio(&first, &existing);
+    let (g2, s2) = ratio(&second, &after);
+    let (g3, _) = ratio(&third, &after);
     println!(
-        "measured: initial {:.2} s, Graph {:.3}x, Secure Schools {:.3}x; no-change {:.2} s, Graph {:.3}x, Secure Schools {:.3}x; peak RSS {:.1} MB",
+        "measured: initial {:.2} s (Graph {g1:.3}x, Secure Schools {s1:.3}x); no-change full {:.2} s (Graph {g2:.3}x, \
+         Secure Schools {s2:.3}x); no-change incremental {:.2} s (Graph {g3:.3}x, Secure Schools {} requests); peak RSS \
+         {:.1} MB",
         first.wall.as_secs_f64(),
-        requests(&first.graph) as f64 / lower_bounds(&ready, &first, &existing).0 as f64,
-        requests(&first.ss) as f64 / lower_bounds(&ready, &first, &existing).1 as f64,
         second.wall.as_secs_f64(),
-        requests(&second.graph) as f64 / lower_bounds(&ready, &second, &after).0 as f64,
-        requests(&second.ss) as f64 / lower_bounds(&ready, &second, &after).1 as f64,
-        mb(first.peak_kb.max(second.peak_kb)),
+        third.wall.as_secs_f64(),
+        requests(&third.ss),
+        mb(first.peak_kb.max(second.peak_kb).max(third.peak_kb)),
     );
     if args.breakdown {
         rt.block_on(breakdown(&config, &secrets));

@@ -248,6 +248,7 @@ pub struct App {
     owner: String,
     secrets: Secrets,
     left_out: Vec<(String, String)>,
+    connections_recorded: tokio::sync::OnceCell<()>,
 }
 
 impl fmt::Debug for App {
@@ -440,6 +441,7 @@ impl App {
             owner,
             secrets: secrets.clone(),
             left_out: Vec::new(),
+            connections_recorded: tokio::sync::OnceCell::new(),
         })
     }
 
@@ -546,19 +548,50 @@ impl App {
             (AuthMode::AppOnly, Some(var)) => SecretRef::Env(var.clone()),
             _ => SecretRef::None,
         };
-        let record = ConnectionRecord {
-            id: ConnectionId::new(name),
-            name: name.to_owned(),
-            kind: ConnectionKind::Microsoft,
-            settings: serde_json::json!({
+        let (kind, settings) = if config.is_google() {
+            let settings = serde_json::json!({
+                "managed_by": crate::stored::MANAGED_BY_FILE,
+                "admin_subject": config.admin_subject,
+                "customer": config.customer,
+                "domain": config.domain,
+            });
+            (ConnectionKind::Google, settings)
+        } else if config.is_wonde() {
+            let settings = serde_json::json!({
+                "managed_by": crate::stored::MANAGED_BY_FILE,
+                "school_id": config.school_id,
+                "region": config.region,
+                "organisation": config.organisation,
+            });
+            (ConnectionKind::Wonde, settings)
+        } else {
+            let settings = serde_json::json!({
                 "managed_by": crate::stored::MANAGED_BY_FILE,
                 "tenant": config.tenant,
                 "client_id": config.client_id,
                 "auth": match config.auth { AuthMode::Delegated => "delegated", AuthMode::AppOnly => "app-only" },
-            }),
-            secret,
+            });
+            (ConnectionKind::Microsoft, settings)
         };
+        // Only Microsoft app-only connections name their secret here; Google keys and Wonde tokens stay where the
+        // configuration says (a file or an environment variable) and are never recorded.
+        let secret = if config.is_microsoft() { secret } else { SecretRef::None };
+        let record = ConnectionRecord { id: ConnectionId::new(name), name: name.to_owned(), kind, settings, secret };
         self.store.save_connection(&record).await.with_context(|| format!("saving connection `{name}` in the store"))
+    }
+
+    /// Records every configured connection in the store (once per process), so that the change-feed cursors of
+    /// its connection groups can be kept there.
+    pub async fn record_connections(&self) -> anyhow::Result<()> {
+        self.connections_recorded
+            .get_or_try_init(|| async {
+                for connection in &self.config.connections {
+                    self.save_connection(&connection.name).await?;
+                }
+                Ok::<_, anyhow::Error>(())
+            })
+            .await?;
+        Ok(())
     }
 
     /// The sync engine: the Secure Schools sink, a Microsoft source per usable connection, the store as state,
@@ -573,7 +606,8 @@ impl App {
             .with_policy(self.config.safety_policy())
             .with_precedence(self.config.precedence())
             .with_executor(ExecutorOptions { concurrency: self.options.concurrency.unwrap_or(4) })
-            .with_owner(self.owner.clone(), chrono::Duration::hours(LOCK_TTL_HOURS));
+            .with_owner(self.owner.clone(), chrono::Duration::hours(LOCK_TTL_HOURS))
+            .with_full_every(self.config.schedule().full_every);
         for (name, microsoft) in &self.microsoft {
             match microsoft {
                 Ok(m) => engine = engine.with_source(Arc::new(MicrosoftSource::new(m.id(), m.graph.clone()))),

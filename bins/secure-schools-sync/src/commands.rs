@@ -619,15 +619,33 @@ pub async fn sync_results(
     out: &Output,
     shutdown: &Shutdown,
 ) -> anyhow::Result<Vec<SyncResult>> {
+    sync_results_with(app, target, &run_options(allow_suspensions, false), out, shutdown).await
+}
+
+/// The options of a `sync` run: an approval of up to `allow_suspensions` suspensions, and whether to read every
+/// source in full (`--full`) rather than follow change feeds where they are set up.
+pub fn run_options(allow_suspensions: Option<usize>, full: bool) -> RunOptions {
+    RunOptions {
+        dry_run: false,
+        full,
+        allowance: allow_suspensions.map(|n| Allowance { suspensions: Some(n), empty_scopes: false }),
+    }
+}
+
+/// [`sync_results`] with explicit run options.
+pub async fn sync_results_with(
+    app: &App,
+    target: SyncTarget,
+    options: &RunOptions,
+    out: &Output,
+    shutdown: &Shutdown,
+) -> anyhow::Result<Vec<SyncResult>> {
     let organisations = match &target {
         SyncTarget::All => app.config().organisations(),
         SyncTarget::Organisation(org) => vec![app.check_organisation(org)?],
     };
+    app.record_connections().await?;
     let engine = app.engine()?;
-    let options = RunOptions {
-        dry_run: false,
-        allowance: allow_suspensions.map(|n| Allowance { suspensions: Some(n), empty_scopes: false }),
-    };
     let parallel = app.config().sync.parallel_organisations.clamp(1, MAX_PARALLEL_ORGANISATIONS);
     let parallel = parallel.min(organisations.len()).max(1);
     let progress = if parallel > 1 { out.progress_organisations(organisations.len()) } else { out.progress() };
@@ -709,7 +727,19 @@ pub async fn sync(
     out: &mut Output,
     shutdown: &Shutdown,
 ) -> anyhow::Result<Outcome> {
-    let results = sync_results(app, target, allow_suspensions, out, shutdown).await?;
+    sync_with(app, target, &run_options(allow_suspensions, false), json, out, shutdown).await
+}
+
+/// [`sync`] with explicit run options (`--full`).
+pub async fn sync_with(
+    app: &App,
+    target: SyncTarget,
+    options: &RunOptions,
+    json: bool,
+    out: &mut Output,
+    shutdown: &Shutdown,
+) -> anyhow::Result<Outcome> {
+    let results = sync_results_with(app, target, options, out, shutdown).await?;
     if json {
         out.json(&results)?;
     } else {
@@ -940,6 +970,7 @@ pub async fn show_run(app: &App, id: &str, json: bool, out: &mut Output) -> anyh
     writeln!(out, "status        {}", status_name(r.status))?;
     writeln!(out, "started       {}", time(r.started_at))?;
     writeln!(out, "took          {}", duration(r.finished_at - r.started_at))?;
+    writeln!(out, "read          {}", r.planned.read.as_str())?;
     writeln!(
         out,
         "planned       {} create, {} update, {} suspend, {} reactivate, {} skipped, {} unchanged",

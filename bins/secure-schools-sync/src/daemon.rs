@@ -269,8 +269,10 @@ impl Daemon {
                 self.metrics.set_running(true);
                 let cancel = grace_period(shutdown.clone(), self.grace);
                 let progress = LiveProgress(&self.live);
+                // A due full reconciliation reads in full; other runs follow the change feeds where they can.
+                let options = RunOptions { full: item.full, ..RunOptions::default() };
                 let outcome = match app.engine() {
-                    Ok(engine) => app.sync_org(&engine, &org, &RunOptions::default(), &progress, &cancel.1).await,
+                    Ok(engine) => app.sync_org(&engine, &org, &options, &progress, &cancel.1).await,
                     Err(e) => Err(e),
                 };
                 cancel.0.abort();

@@ -118,6 +118,10 @@ struct SyncOptions {
     /// JSON instead of a summary table.
     #[arg(long)]
     json: bool,
+    /// Read every group in full instead of only what changed since the last run (a full reconciliation also
+    /// happens by itself when the last one is older than `[schedule] full_every_hours`).
+    #[arg(long)]
+    full: bool,
 }
 
 #[derive(Subcommand)]
@@ -230,7 +234,8 @@ async fn run(cli: Cli, secrets: Secrets) -> anyhow::Result<Outcome> {
                 SyncCommand::All(options) => (SyncTarget::All, options),
                 SyncCommand::Org { id, options } => (SyncTarget::Organisation(id), options),
             };
-            commands::sync(&app, target, options.allow_suspensions, options.json, &mut out, &shutdown).await
+            let run = commands::run_options(options.allow_suspensions, options.full);
+            commands::sync_with(&app, target, &run, options.json, &mut out, &shutdown).await
         }
         Command::Doctor { json } => doctor::doctor(&app, json, &mut out).await,
         Command::Daemon => daemon::serve(app, shutdown).await,

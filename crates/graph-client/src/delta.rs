@@ -6,11 +6,12 @@
 //! good). Group rounds that select `members` carry `members@delta`, and one group's member changes can be spread
 //! over several pages, so they are merged. An expired or invalid delta link answers 410 Gone (or
 //! `syncStateNotFound`): the call fails with [`GraphError::ResyncRequired`] and the caller starts a full round.
-//! Delta does not report changes to nested membership, so a full reconciliation is still needed now and then.
+//! Delta does not report changes to nested membership: a group's round reports its direct members only, so a
+//! caller that follows transitive membership tracks the nested groups too (see [`crate::tracking`]).
 
 use crate::client::{Call, GraphClient};
 use crate::error::GraphError;
-use crate::models::{GROUP_SELECT, Group, Removed, USER_SELECT, User};
+use crate::models::{GROUP_SELECT, Group, Removed, SYNC_USER_SELECT, User};
 use crate::paging::Page;
 use futures::{Stream, StreamExt, TryStreamExt, stream};
 use serde::{Deserialize, Serialize};
@@ -58,7 +59,7 @@ struct MemberChange {
 
 /// A group in a delta round page.
 #[derive(Debug, Clone, Deserialize)]
-struct DeltaGroup {
+pub(crate) struct DeltaGroup {
     #[serde(flatten)]
     group: Group,
     #[serde(default, rename = "@removed")]
@@ -93,6 +94,37 @@ pub struct GroupDelta {
     pub delta_link: String,
 }
 
+impl GroupDelta {
+    /// Merges one page of a round.
+    pub(crate) fn absorb(&mut self, page: Page<DeltaGroup>) {
+        for item in page.value {
+            let change = self.changes.entry(item.group.id.clone()).or_default();
+            merge_group(&mut change.group, item.group);
+            if item.removed.is_some() {
+                change.removed = item.removed;
+            }
+            for member in item.members {
+                let (added, removed) = if is_user(&member.odata_type) {
+                    (&mut change.users_added, &mut change.users_removed)
+                } else {
+                    (&mut change.others_added, &mut change.others_removed)
+                };
+                // The latest statement about a member in the round wins.
+                if member.removed.is_some() {
+                    added.remove(&member.id);
+                    removed.insert(member.id);
+                } else {
+                    removed.remove(&member.id);
+                    added.insert(member.id);
+                }
+            }
+        }
+        if let Some(link) = page.delta_link {
+            self.delta_link = link;
+        }
+    }
+}
+
 fn merge_group(into: &mut Group, from: Group) {
     macro_rules! take {
         ($($f:ident),*) => {$( if from.$f.is_some() { into.$f = from.$f; } )*};
@@ -124,7 +156,7 @@ impl GraphClient {
         &self,
         start: DeltaStart,
     ) -> impl Stream<Item = Result<Page<DeltaUser>, GraphError>> + Send + 'static {
-        match self.delta_call("users", USER_SELECT, &start) {
+        match self.delta_call("users", SYNC_USER_SELECT, &start) {
             Ok(call) => self.pages::<DeltaUser>(call).boxed(),
             Err(e) => stream::once(async move { Err(e) }).boxed(),
         }
@@ -137,31 +169,7 @@ impl GraphClient {
         let mut result = GroupDelta::default();
         let mut pages = std::pin::pin!(self.pages::<DeltaGroup>(call));
         while let Some(page) = pages.try_next().await? {
-            for item in page.value {
-                let change = result.changes.entry(item.group.id.clone()).or_default();
-                merge_group(&mut change.group, item.group);
-                if item.removed.is_some() {
-                    change.removed = item.removed;
-                }
-                for member in item.members {
-                    let (added, removed) = if is_user(&member.odata_type) {
-                        (&mut change.users_added, &mut change.users_removed)
-                    } else {
-                        (&mut change.others_added, &mut change.others_removed)
-                    };
-                    // The latest statement about a member in the round wins.
-                    if member.removed.is_some() {
-                        added.remove(&member.id);
-                        removed.insert(member.id);
-                    } else {
-                        removed.remove(&member.id);
-                        added.insert(member.id);
-                    }
-                }
-            }
-            if let Some(link) = page.delta_link {
-                result.delta_link = link;
-            }
+            result.absorb(page);
         }
         if result.delta_link.is_empty() {
             return Err(GraphError::Decode {

@@ -38,6 +38,7 @@ pub mod models;
 mod ops;
 mod paging;
 mod throttle;
+pub mod tracking;
 
 pub use batch::{BatchRequest, BatchResponse, MAX_BATCH};
 pub use client::{GraphClient, GraphClientBuilder};
@@ -48,3 +49,4 @@ pub use models::{DirectoryRole, Group, GroupKind, Organization, Removed, User, U
 pub use ops::{GroupQuery, PAGE_SIZE};
 pub use paging::Page;
 pub use throttle::{ThrottleSnapshot, ThrottleStats};
+pub use tracking::{MAX_DELTA_IDS, UsersDelta};

@@ -7,7 +7,9 @@
 
 use crate::client::{Call, GraphClient};
 use crate::error::GraphError;
-use crate::models::{DirectoryRole, GROUP_SELECT, Group, Organization, ROLE_SELECT, USER_SELECT, User};
+use crate::models::{
+    DirectoryRole, GROUP_SELECT, Group, Organization, ROLE_SELECT, SYNC_USER_SELECT, USER_SELECT, User,
+};
 use crate::paging::Page;
 use futures::{Stream, TryStreamExt};
 
@@ -70,7 +72,7 @@ impl GraphClient {
     fn members_call(&self, group_id: &str, relation: &str) -> Call {
         let url = self.url_segments(
             &["groups", group_id, relation, "microsoft.graph.user"],
-            &[("$select", USER_SELECT), ("$top", PAGE_SIZE), ("$count", "true")],
+            &[("$select", SYNC_USER_SELECT), ("$top", PAGE_SIZE), ("$count", "true")],
         );
         Call::get(url).eventual(true)
     }

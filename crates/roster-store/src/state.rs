@@ -39,8 +39,9 @@ use chrono::{DateTime, Utc};
 use sqlx::QueryBuilder;
 use sqlx::types::Json;
 use std::collections::BTreeMap;
-use sync_engine::model::OrganisationId;
+use sync_engine::model::{ConnectionId, OrganisationId};
 use sync_engine::plan::Plan;
+use sync_engine::source::SourceCursor;
 use sync_engine::{
     Allowance, HeldRun, HoldReason, OpCounts, PlannedCounts, RecordError, RunReport, RunStatus, StateError, StateStore,
 };
@@ -486,5 +487,18 @@ impl StateStore for Store {
 
     async fn unlock(&self, organisation: &OrganisationId, owner: &str) -> Result<(), StateError> {
         Ok(self.unlock_inner(organisation, owner).await?)
+    }
+
+    async fn cursor(&self, connection: &ConnectionId, key: &str) -> Result<Option<String>, StateError> {
+        Ok(Store::cursor(self, connection, key).await?.map(|c| c.0))
+    }
+
+    async fn save_cursor(&self, connection: &ConnectionId, key: &str, cursor: &str) -> Result<(), StateError> {
+        Ok(Store::save_cursor(self, connection, key, &SourceCursor(cursor.to_owned())).await?)
+    }
+
+    async fn delete_cursor(&self, connection: &ConnectionId, key: &str) -> Result<(), StateError> {
+        Store::delete_cursor(self, connection, key).await?;
+        Ok(())
     }
 }

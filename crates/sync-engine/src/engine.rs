@@ -4,12 +4,13 @@
 use crate::clock::{Clock, SystemClock};
 use crate::desired::DesiredState;
 use crate::executor::{ExecutorOptions, OpCounts, Progress, execute};
-use crate::model::{ConnectionGroup, ConnectionId, OrganisationId, RolePrecedence};
+use crate::incremental::{self, GroupChanges, StoredCursor, cursor_key};
+use crate::model::{ConnectionGroup, ConnectionId, OrganisationId, RolePrecedence, SinkRecord};
 use crate::plan::{Plan, PlanOptions, plan};
-use crate::report::{HeldRun, PlannedCounts, RunReport, RunStatus};
+use crate::report::{HeldRun, PlannedCounts, ReadMode, RunReport, RunStatus};
 use crate::safety::{Allowance, SafetyPolicy, Verdict, check};
 use crate::sink::{RosterSink, SinkError};
-use crate::source::{IdentitySource, SourceError, SourceSnapshot};
+use crate::source::{Changes, IdentitySource, SourceCursor, SourceError, SourceSnapshot};
 use crate::state::{StateError, StateStore};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -49,8 +50,11 @@ pub enum ReadError {
 /// Options of one run.
 #[derive(Debug, Clone, Default)]
 pub struct RunOptions {
-    /// Plan only; apply and record nothing.
+    /// Plan only; apply and record nothing. A dry run always reads in full and leaves the change feeds where
+    /// they are.
     pub dry_run: bool,
+    /// Read every source in full even where its change feed could be used (the periodic reconciliation).
+    pub full: bool,
     /// An explicit approval given for this run (e.g. `--allow-suspensions N`).
     pub allowance: Option<Allowance>,
 }
@@ -78,6 +82,7 @@ pub struct Engine {
     executor: ExecutorOptions,
     owner: String,
     lock_ttl: chrono::Duration,
+    full_every: chrono::Duration,
 }
 
 impl std::fmt::Debug for Engine {
@@ -104,7 +109,15 @@ impl Engine {
             executor: ExecutorOptions::default(),
             owner: format!("worker-{}", uuid::Uuid::new_v4()),
             lock_ttl: chrono::Duration::hours(2),
+            full_every: chrono::Duration::hours(24),
         }
+    }
+
+    /// Sets how old the last full read of a connection group may be before a run reads it in full again instead
+    /// of following its change feed (default 24 hours).
+    pub fn with_full_every(mut self, full_every: chrono::Duration) -> Engine {
+        self.full_every = full_every;
+        self
     }
 
     /// Adds the source of a connection.
@@ -150,7 +163,7 @@ impl Engine {
         self
     }
 
-    async fn read(&self, groups: &[&ConnectionGroup]) -> Result<DesiredState, ReadError> {
+    async fn read(&self, groups: &[&ConnectionGroup]) -> Result<(DesiredState, Vec<Option<SourceCursor>>), ReadError> {
         let mut snapshots: Vec<(&ConnectionGroup, SourceSnapshot)> = Vec::with_capacity(groups.len());
         for group in groups {
             let source =
@@ -161,7 +174,84 @@ impl Engine {
                 .map_err(|error| ReadError::Source { connection: group.connection.clone(), error })?;
             snapshots.push((group, snapshot));
         }
-        Ok(DesiredState::build(snapshots.iter().map(|(g, s)| (*g, s)), &self.precedence))
+        let desired = DesiredState::build(snapshots.iter().map(|(g, s)| (*g, s)), &self.precedence);
+        Ok((desired, snapshots.into_iter().map(|(_, s)| s.cursor).collect()))
+    }
+
+    /// The changes of every connection group since its saved cursor, or `None` when the run must read in full:
+    /// a group has no usable cursor (none yet, another configuration, its last full read older than
+    /// `full_every`), its source does not track changes or asks for a full read, or two groups read the same
+    /// connection.
+    async fn read_changes<'a>(
+        &self,
+        groups: &[&'a ConnectionGroup],
+        fingerprint: &str,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Option<Vec<GroupChanges<'a>>>, ReadError> {
+        if groups.is_empty() || incremental::shares_connection(groups) {
+            return Ok(None);
+        }
+        let mut out = Vec::with_capacity(groups.len());
+        for group in groups {
+            let source =
+                self.sources.get(&group.connection).ok_or_else(|| ReadError::NoSource(group.connection.clone()))?;
+            let stored = match self.state.cursor(&group.connection, &cursor_key(group)).await {
+                Ok(text) => text.as_deref().and_then(StoredCursor::parse),
+                Err(e) => {
+                    tracing::warn!(group = %group.id, error = %e, "cannot read the saved cursor; reading in full");
+                    None
+                }
+            };
+            let Some(stored) = stored else {
+                tracing::debug!(group = %group.id, "no usable cursor; reading in full");
+                return Ok(None);
+            };
+            if stored.fingerprint != fingerprint {
+                tracing::info!(group = %group.id, "the organisation's configuration changed; reading in full");
+                return Ok(None);
+            }
+            if now - stored.full_at >= self.full_every {
+                tracing::info!(group = %group.id, last_full = %stored.full_at, "full reconciliation due");
+                return Ok(None);
+            }
+            match source.changes(&group.scopes, &stored.cursor).await {
+                Ok(Changes::Changes { upserts, removed, scope_counts, cursor }) => {
+                    out.push(GroupChanges { group, upserts, removed, scope_counts, cursor, full_at: stored.full_at })
+                }
+                Ok(Changes::FullResyncRequired) | Err(SourceError::ChangesUnsupported) => {
+                    tracing::info!(group = %group.id, "the source asks for a full read");
+                    return Ok(None);
+                }
+                Err(error) => return Err(ReadError::Source { connection: group.connection.clone(), error }),
+            }
+        }
+        Ok(Some(out))
+    }
+
+    /// Saves (after a clean run) or forgets (after a full run that did not finish cleanly, so the next run reads
+    /// in full again) the groups' cursors. A cursor that cannot be saved only costs the next run a full read.
+    async fn settle_cursors(&self, cursors: &[Settle<'_>], fingerprint: &str, clean: bool) {
+        for settle in cursors {
+            let (group, outcome) = match settle {
+                Settle::Save { group, full_at, cursor } => {
+                    if !clean {
+                        continue;
+                    }
+                    let text = StoredCursor::new(fingerprint.to_owned(), *full_at, cursor.clone()).to_text();
+                    (group, self.state.save_cursor(&group.connection, &cursor_key(group), &text).await)
+                }
+                Settle::FullRead { group, full_at, cursor } => match cursor {
+                    Some(cursor) if clean => {
+                        let text = StoredCursor::new(fingerprint.to_owned(), *full_at, cursor.clone()).to_text();
+                        (group, self.state.save_cursor(&group.connection, &cursor_key(group), &text).await)
+                    }
+                    _ => (group, self.state.delete_cursor(&group.connection, &cursor_key(group)).await),
+                },
+            };
+            if let Err(e) = outcome {
+                tracing::warn!(group = %group.id, error = %e, "cannot save the cursor; the next run reads in full");
+            }
+        }
     }
 
     /// Reads everything and plans, applying nothing.
@@ -171,7 +261,7 @@ impl Engine {
         groups: &[ConnectionGroup],
     ) -> Result<PlannedRun, ReadError> {
         let mine: Vec<&ConnectionGroup> = groups.iter().filter(|g| &g.organisation == organisation).collect();
-        let desired = self.read(&mine).await?;
+        let (desired, _) = self.read(&mine).await?;
         let current = self.sink.current(organisation).await?;
         let plan = plan(organisation, &desired, &current, &self.plan_options);
         let previous = self.state.scope_counts(organisation).await.unwrap_or_default();
@@ -232,12 +322,24 @@ impl Engine {
             failure: None,
         };
         let mine: Vec<&ConnectionGroup> = groups.iter().filter(|g| &g.organisation == organisation).collect();
+        let fingerprint = incremental::fingerprint(&mine, &self.precedence);
         let read = async {
-            let desired = self.read(&mine).await?;
+            if !options.dry_run
+                && !options.full
+                && let Some(changes) = self.read_changes(&mine, &fingerprint, started_at).await?
+            {
+                return self.incremental_input(organisation, changes).await;
+            }
+            let (desired, cursors) = self.read(&mine).await?;
             let current = self.sink.current(organisation).await?;
-            Ok::<_, ReadError>((desired, current))
+            let settle = mine
+                .iter()
+                .zip(cursors)
+                .map(|(group, cursor)| Settle::FullRead { group, full_at: started_at, cursor })
+                .collect();
+            Ok::<_, ReadError>(Input { desired, current, mode: ReadMode::Full, settle })
         };
-        let (desired, current) = match read.await {
+        let Input { desired, current, mode, settle } = match read.await {
             Ok(v) => v,
             Err(e) => {
                 tracing::error!(organisation = %organisation, error = %e, "sync run failed before applying anything");
@@ -249,8 +351,10 @@ impl Engine {
                 return Ok(report);
             }
         };
+        tracing::info!(organisation = %organisation, read = mode.as_str(), people = desired.people.len(), "sources read");
         let plan = plan(organisation, &desired, &current, &self.plan_options);
-        report.planned = PlannedCounts::of(&plan);
+        drop(current);
+        report.planned = PlannedCounts { read: mode, ..PlannedCounts::of(&plan) };
         let previous = self.state.scope_counts(organisation).await?;
         let stored = if options.dry_run { None } else { self.state.take_allowance(organisation).await? };
         let allowance = merge(options.allowance.as_ref(), stored.as_ref());
@@ -270,6 +374,7 @@ impl Engine {
                 self.state.save_held(&held).await?;
                 report.held_run = Some(held.id.clone());
                 self.state.save_run(&report).await?;
+                self.settle_cursors(&settle, &fingerprint, false).await;
             }
             for reason in &report.hold_reasons {
                 tracing::warn!(organisation = %organisation, "run held: {}", reason.explain());
@@ -291,9 +396,54 @@ impl Engine {
         }
         report.status = if report.errors.is_empty() { RunStatus::Succeeded } else { RunStatus::PartiallyFailed };
         self.state.save_scope_counts(organisation, &desired.scope_counts).await?;
+        // Only a clean run moves the change feeds on: after failed records, the next run sees the same changes
+        // again (an incremental run) or reads in full (a full one), so the failures are retried either way.
+        self.settle_cursors(&settle, &fingerprint, report.errors.is_empty()).await;
         report.finished_at = self.clock.now();
         self.state.save_run(&report).await?;
         Ok(report)
+    }
+}
+
+/// What a run read: who the organisation should have, who it has, how it was read, and what to do with each
+/// group's cursor once the run is over.
+struct Input<'a> {
+    desired: DesiredState,
+    current: Vec<SinkRecord>,
+    mode: ReadMode,
+    settle: Vec<Settle<'a>>,
+}
+
+/// What to do with a group's cursor after the run.
+enum Settle<'a> {
+    /// An incremental read: save the cursor it ended at if the run is clean; otherwise keep the old one, so the
+    /// same changes are seen again.
+    Save { group: &'a ConnectionGroup, full_at: chrono::DateTime<chrono::Utc>, cursor: SourceCursor },
+    /// A full read: save its cursor if the run is clean (or forget the old one if the snapshot has none);
+    /// otherwise forget the old one, so the next run reads in full again.
+    FullRead { group: &'a ConnectionGroup, full_at: chrono::DateTime<chrono::Utc>, cursor: Option<SourceCursor> },
+}
+
+impl Engine {
+    /// The input of an incremental run. When nothing changed, the sink is not even read: the plan is empty.
+    async fn incremental_input<'a>(
+        &self,
+        organisation: &OrganisationId,
+        changes: Vec<GroupChanges<'a>>,
+    ) -> Result<Input<'a>, ReadError> {
+        let unchanged = changes.iter().all(|c| c.upserts.is_empty() && c.removed.is_empty());
+        let (desired, current) = if unchanged {
+            let desired = DesiredState { people: Vec::new(), scope_counts: incremental::scope_counts(&changes) };
+            (desired, Vec::new())
+        } else {
+            let current = self.sink.current(organisation).await?;
+            (incremental::desired(&changes, &current, &self.precedence), current)
+        };
+        let settle = changes
+            .into_iter()
+            .map(|c| Settle::Save { group: c.group, full_at: c.full_at, cursor: c.cursor })
+            .collect();
+        Ok(Input { desired, current, mode: ReadMode::Incremental, settle })
     }
 }
 

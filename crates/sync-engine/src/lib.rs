@@ -8,7 +8,8 @@
 //! * The [`SafetyPolicy`] holds a run that would suspend too many people or that sees a group suddenly empty.
 //! * [`execute`] applies a plan in batches with bounded concurrency and per-record error isolation.
 //! * [`Engine::run`] does all of that for one organisation and records a [`RunReport`]; [`Scheduler`] decides
-//!   when.
+//!   when. After a full read, runs read only what changed ([`IdentitySource::changes`], e.g. Graph delta) and plan
+//!   it with the same planner and policy, until a full reconciliation is due again.
 //!
 //! ```
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -39,6 +40,7 @@ pub mod conformance;
 pub mod desired;
 pub mod engine;
 pub mod executor;
+mod incremental;
 pub mod model;
 pub mod plan;
 pub mod report;
@@ -57,7 +59,7 @@ pub use executor::{
     ApplyOutcome, ExecutorOptions, NoProgress, OpCounts, Progress, ProgressEvent, RecordError, execute,
 };
 pub use plan::{Plan, plan};
-pub use report::{HeldRun, PlannedCounts, RunReport, RunStatus};
+pub use report::{HeldRun, PlannedCounts, ReadMode, RunReport, RunStatus};
 pub use safety::{Allowance, HoldReason, SafetyPolicy, Verdict};
 pub use schedule::{Due, Schedule, Scheduler, Trigger};
 pub use sink::{Fields, OpOutcome, Operation, RosterSink, SinkError};

@@ -23,9 +23,34 @@ pub enum RunStatus {
     Failed,
 }
 
+/// How a run read its sources.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReadMode {
+    /// A full snapshot of every selected scope (the first run, a periodic reconciliation, or when the change feed
+    /// could not be used).
+    #[default]
+    Full,
+    /// Only what changed since the last run (e.g. Graph delta).
+    Incremental,
+}
+
+impl ReadMode {
+    /// `full` or `incremental`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReadMode::Full => "full",
+            ReadMode::Incremental => "incremental",
+        }
+    }
+}
+
 /// Planned changes, by kind.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PlannedCounts {
+    /// How the sources were read.
+    #[serde(default)]
+    pub read: ReadMode,
     /// Creates.
     pub creates: usize,
     /// Updates, including adoptions.
@@ -44,6 +69,7 @@ impl PlannedCounts {
     /// The counts of a plan.
     pub fn of(plan: &Plan) -> PlannedCounts {
         PlannedCounts {
+            read: ReadMode::Full,
             creates: plan.creates.len(),
             updates: plan.updates.len(),
             suspensions: plan.suspensions.len(),

@@ -26,19 +26,38 @@ pub struct SourceSnapshot {
 }
 
 /// What changed since a cursor.
+///
+/// The engine applies changes with the same planner and safety policy as a snapshot: people who are not
+/// mentioned are taken to be as the organisation's records show them, so a source must mention everyone whose
+/// data or scopes changed, and must answer [`Changes::FullResyncRequired`] whenever it cannot be sure of that.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Changes {
     /// The changes.
     Changes {
-        /// People new or changed, with their current scopes. A person whose scopes became empty has left.
+        /// People new or changed, each once, with all their current data and every selected scope they are in now.
+        /// A person whose scopes became empty has left.
         upserts: Vec<SourcePerson>,
-        /// Source ids of people deleted at the source.
+        /// Source ids of people who were in a selected scope and are no longer in any (deleted at the source, or
+        /// removed from the groups).
         removed: Vec<String>,
+        /// How many people each selected scope has now (the empty-scope guard compares these between runs).
+        scope_counts: BTreeMap<ScopeId, usize>,
         /// The next cursor.
         cursor: SourceCursor,
     },
-    /// The cursor is no longer valid (e.g. Graph's 410 Gone): read a full snapshot.
+    /// The cursor is no longer valid (e.g. Graph's 410 Gone), or the changes cannot be followed exactly (e.g. the
+    /// nesting of groups changed): read a full snapshot.
     FullResyncRequired,
+}
+
+impl Changes {
+    /// Whether nothing changed (the cursor may still have moved).
+    pub fn is_empty(&self) -> bool {
+        match self {
+            Changes::Changes { upserts, removed, .. } => upserts.is_empty() && removed.is_empty(),
+            Changes::FullResyncRequired => false,
+        }
+    }
 }
 
 /// Why a source could not be read.
@@ -86,8 +105,9 @@ pub trait IdentitySource: Send + Sync {
     /// Everyone in the selected scopes (nested membership included where the source has it), each person once.
     async fn snapshot(&self, scopes: &[ScopeSelection]) -> Result<SourceSnapshot, SourceError>;
 
-    /// What changed in the selected scopes since `cursor`. Sources without change tracking keep the default,
-    /// which says so; the engine then reads snapshots only.
+    /// What changed in the selected scopes since `cursor` (a cursor this source returned, from a snapshot or from
+    /// earlier changes, for the same scopes). Sources without change tracking keep the default, which says so; the
+    /// engine then reads snapshots only.
     async fn changes(&self, _scopes: &[ScopeSelection], _cursor: &SourceCursor) -> Result<Changes, SourceError> {
         Err(SourceError::ChangesUnsupported)
     }

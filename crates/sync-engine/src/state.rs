@@ -1,7 +1,7 @@
 //! What the engine remembers between runs, behind a trait: roster-store implements it on SQLite and PostgreSQL;
 //! [`MemoryState`] keeps it in memory.
 
-use crate::model::OrganisationId;
+use crate::model::{ConnectionId, OrganisationId};
 use crate::report::{HeldRun, RunReport};
 use crate::safety::Allowance;
 use async_trait::async_trait;
@@ -14,8 +14,8 @@ use std::sync::Mutex;
 #[error("sync state: {0}")]
 pub struct StateError(pub String);
 
-/// Sync state: scope counts for the empty-scope guard, runs, held runs and approvals, and the per-organisation
-/// single-flight lock.
+/// Sync state: scope counts for the empty-scope guard, runs, held runs and approvals, the per-organisation
+/// single-flight lock, and where each connection group's change feed stands (cursors).
 #[async_trait]
 pub trait StateStore: Send + Sync {
     /// Members per scope at the organisation's last applied run.
@@ -43,6 +43,22 @@ pub trait StateStore: Send + Sync {
     ) -> Result<bool, StateError>;
     /// Releases the lock if `owner` holds it.
     async fn unlock(&self, organisation: &OrganisationId, owner: &str) -> Result<(), StateError>;
+
+    /// The cursor saved under `key` for a connection (the engine keeps one per connection group). The default
+    /// keeps no cursors, so every run reads full snapshots.
+    async fn cursor(&self, _connection: &ConnectionId, _key: &str) -> Result<Option<String>, StateError> {
+        Ok(None)
+    }
+
+    /// Saves a cursor, replacing the one before.
+    async fn save_cursor(&self, _connection: &ConnectionId, _key: &str, _cursor: &str) -> Result<(), StateError> {
+        Ok(())
+    }
+
+    /// Forgets a cursor.
+    async fn delete_cursor(&self, _connection: &ConnectionId, _key: &str) -> Result<(), StateError> {
+        Ok(())
+    }
 }
 
 #[derive(Debug, Default)]
@@ -52,6 +68,7 @@ struct Inner {
     held: BTreeMap<String, HeldRun>,
     allowances: BTreeMap<OrganisationId, Allowance>,
     locks: BTreeMap<OrganisationId, (String, DateTime<Utc>)>,
+    cursors: BTreeMap<(ConnectionId, String), String>,
 }
 
 /// Sync state in memory (tests, dry runs).
@@ -74,6 +91,11 @@ impl MemoryState {
     /// Every held run.
     pub fn held_runs(&self) -> Vec<HeldRun> {
         self.lock().map(|i| i.held.values().cloned().collect()).unwrap_or_default()
+    }
+
+    /// Every saved cursor: (connection, key) → cursor.
+    pub fn cursors(&self) -> BTreeMap<(ConnectionId, String), String> {
+        self.lock().map(|i| i.cursors.clone()).unwrap_or_default()
     }
 
     /// Sets the time used to judge lock expiry (defaults to the system clock).
@@ -146,6 +168,20 @@ impl StateStore for MemoryState {
         if inner.locks.get(organisation).is_some_and(|(holder, _)| holder == owner) {
             inner.locks.remove(organisation);
         }
+        Ok(())
+    }
+
+    async fn cursor(&self, connection: &ConnectionId, key: &str) -> Result<Option<String>, StateError> {
+        Ok(self.lock()?.cursors.get(&(connection.clone(), key.to_owned())).cloned())
+    }
+
+    async fn save_cursor(&self, connection: &ConnectionId, key: &str, cursor: &str) -> Result<(), StateError> {
+        self.lock()?.cursors.insert((connection.clone(), key.to_owned()), cursor.to_owned());
+        Ok(())
+    }
+
+    async fn delete_cursor(&self, connection: &ConnectionId, key: &str) -> Result<(), StateError> {
+        self.lock()?.cursors.remove(&(connection.clone(), key.to_owned()));
         Ok(())
     }
 }

@@ -1,5 +1,6 @@
 //! Fault injection, scriptable per test: latency, error statuses (429 bursts with `Retry-After`, 5xx), a
-//! connection reset in the middle of a body, and malformed JSON.
+//! connection reset in the middle of a body, malformed JSON, and requests held at a [`Gate`] (served, then their
+//! answer held back) so a test can act at an exact point of a client's run — e.g. kill it mid-apply.
 //!
 //! ```
 //! use testkit::faults::{Fault, Faults};
@@ -42,6 +43,58 @@ pub enum Fault {
     ResetMidBody,
     /// Answer normally, but with the body's JSON cut short (still `200`, still `application/json`).
     MalformedJson,
+    /// Serve the request (its effects happen), tell the [`Gate`] it arrived, then hold the answer back until the
+    /// gate is opened. A client that dies meanwhile never learns whether its request was applied.
+    Hold(Gate),
+}
+
+/// Where [`Fault::Hold`] requests wait, and how a test learns that they arrived. Clones share one gate.
+#[derive(Debug, Clone)]
+pub struct Gate {
+    /// (requests arrived, open).
+    state: Arc<tokio::sync::watch::Sender<(u32, bool)>>,
+}
+
+impl Default for Gate {
+    fn default() -> Gate {
+        Gate::new()
+    }
+}
+
+impl PartialEq for Gate {
+    fn eq(&self, other: &Gate) -> bool {
+        Arc::ptr_eq(&self.state, &other.state)
+    }
+}
+
+impl Gate {
+    /// A closed gate.
+    pub fn new() -> Gate {
+        Gate { state: Arc::new(tokio::sync::watch::Sender::new((0, false))) }
+    }
+
+    /// How many requests have arrived at the gate.
+    pub fn arrived(&self) -> u32 {
+        self.state.borrow().0
+    }
+
+    /// Waits until `n` requests have arrived (returns at once if they have).
+    pub async fn wait_for(&self, n: u32) {
+        let mut rx = self.state.subscribe();
+        // The sender lives in `self`, so the channel cannot close while this waits.
+        let _ = rx.wait_for(|(arrived, _)| *arrived >= n).await;
+    }
+
+    /// Opens the gate: held answers go out, and later requests pass.
+    pub fn open(&self) {
+        self.state.send_modify(|(_, open)| *open = true);
+    }
+
+    async fn pass(&self) {
+        self.state.send_modify(|(arrived, _)| *arrived += 1);
+        let mut rx = self.state.subscribe();
+        let _ = rx.wait_for(|(_, open)| *open).await;
+    }
 }
 
 impl Fault {
@@ -213,6 +266,11 @@ pub async fn inject(State(faults): State<Faults>, request: Request, next: Next) 
                 }
             });
             Response::from_parts(parts, Body::from_stream(stream.take(2)))
+        }
+        Some(Fault::Hold(gate)) => {
+            let response = next.run(request).await;
+            gate.pass().await;
+            response
         }
         Some(Fault::MalformedJson) => {
             let (mut parts, body) = next.run(request).await.into_parts();

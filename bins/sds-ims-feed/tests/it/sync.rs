@@ -158,6 +158,14 @@ async fn sync_fills_the_store_the_feed_serves_it_and_a_second_sync_writes_nothin
     let (mut out, text) = Output::capture();
     assert_eq!(sync::run(&config, &store, &options(), &mut out).await.unwrap(), Outcome::Success);
     assert!(text.text().contains("orgs and academic sessions: 0 written"), "{}", text.text());
+    // It followed Graph delta from the first run's cursor: nothing to plan at all.
+    assert!(text.text().contains("planned 0 create, 0 update, 0 tobedeleted"), "{}", text.text());
+    assert_eq!(store.roster_version().await.unwrap(), version);
+    assert_eq!(users(&store).await, all);
+    // Read in full, the same: every user compared, none written.
+    let (mut out, text) = Output::capture();
+    let full = sync::SyncOptions { full: true, ..options() };
+    assert_eq!(sync::run(&config, &store, &full, &mut out).await.unwrap(), Outcome::Success);
     assert!(text.text().contains("17 unchanged"), "{}", text.text());
     assert_eq!(store.roster_version().await.unwrap(), version);
     assert_eq!(users(&store).await, all);

@@ -224,7 +224,12 @@ async fn a_shutdown_request_cancels_the_run_cleanly_and_the_next_run_finishes_th
 async fn a_secure_schools_outage_fails_the_run_and_records_why() {
     let env = synced_env().await;
     env.sandbox.secure_schools.faults().on("GET", "/organisations/").inject(Fault::status(500));
-    let results = env.sync_all().await;
+    // With nothing changed at the source, an incremental run does not need Secure Schools at all.
+    let reads = env.sandbox.secure_schools.counters().snapshot().requests;
+    all_succeeded(&env.sync_all().await);
+    assert_eq!(env.sandbox.secure_schools.counters().snapshot().requests, reads);
+    // A full run reads every organisation's users, and fails.
+    let results = env.sync_full().await;
     assert!(results.iter().all(|r| r.status == "failed"), "{results:#?}");
     assert!(results[0].message.as_deref().unwrap().contains("500"), "{results:#?}");
     env.sandbox.secure_schools.faults().clear();

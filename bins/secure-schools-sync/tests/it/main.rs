@@ -4,9 +4,11 @@
 mod browser;
 mod cli;
 mod daemon;
+mod delta;
 mod doctor;
 mod faults;
 mod google;
+mod kill;
 mod support;
 mod sync;
 mod ui;

@@ -46,6 +46,14 @@ impl Env {
         commands::sync_results(&self.app, SyncTarget::All, None, &out, &shutdown).await.unwrap()
     }
 
+    /// Syncs every organisation reading every group in full (`sync all --full`); returns the results.
+    pub(crate) async fn sync_full(&self) -> Vec<SyncResult> {
+        let (out, _) = Output::capture();
+        let (_t, shutdown) = Shutdown::manual();
+        let options = commands::run_options(None, true);
+        commands::sync_results_with(&self.app, SyncTarget::All, &options, &out, &shutdown).await.unwrap()
+    }
+
     /// Syncs one organisation and returns its report.
     pub(crate) async fn sync_org(&self, org: &str) -> RunReport {
         let engine = self.app.engine().unwrap();

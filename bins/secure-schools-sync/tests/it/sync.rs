@@ -13,7 +13,7 @@ use sync_engine::model::OrganisationId;
 use sync_engine::{NoProgress, RunOptions, RunStatus, StateStore};
 use testkit::synthetic::{DirectoryGroup, DirectoryGroupKind, DirectoryUser, MemberRef, Trust};
 
-fn new_user(id: &str, email: &str, given: &str, surname: &str) -> DirectoryUser {
+pub(crate) fn new_user(id: &str, email: &str, given: &str, surname: &str) -> DirectoryUser {
     DirectoryUser {
         id: id.into(),
         user_principal_name: email.into(),
@@ -30,7 +30,7 @@ fn new_user(id: &str, email: &str, given: &str, surname: &str) -> DirectoryUser 
 }
 
 /// An enabled pupil with a mailbox who is only a pupil, only in this school, with no pre-existing user.
-fn plain_pupil(trust: &Trust, school: usize) -> &DirectoryUser {
+pub(crate) fn plain_pupil(trust: &Trust, school: usize) -> &DirectoryUser {
     let s = &trust.schools[school];
     let staff = trust.transitive_user_ids(&s.staff_group_id);
     trust.directory.users[s.students.clone()]
@@ -39,7 +39,7 @@ fn plain_pupil(trust: &Trust, school: usize) -> &DirectoryUser {
         .unwrap()
 }
 
-fn plain_staff(trust: &Trust, school: usize) -> &DirectoryUser {
+pub(crate) fn plain_staff(trust: &Trust, school: usize) -> &DirectoryUser {
     let s = &trust.schools[school];
     let visiting: Vec<&String> = trust.schools.iter().flat_map(|s| &s.visiting_staff_ids).collect();
     trust.directory.users[s.staff.clone()]

@@ -314,6 +314,9 @@ impl IdentitySource for WondeSource {
             let leavers: Vec<Student> =
                 self.client.leavers(&self.school, &query).try_collect().await.map_err(source_error)?;
             removed.extend(leavers.iter().filter_map(|s| s.upi().map(str::to_owned)));
+            for s in &leavers {
+                ids.remove(&format!("s:{}", s.id));
+            }
         }
         let deletions: Vec<wonde_client::Deletion> =
             self.client.deletions(&self.school, &query).try_collect().await.map_err(source_error)?;
@@ -330,9 +333,17 @@ impl IdentitySource for WondeSource {
         removed.sort();
         removed.dedup();
         let upserts = upserts.into_iter().filter(|p| removed.binary_search(&p.source_id).is_err()).collect();
+        // Everyone the school has now, per scope: the cursor's id map is the full membership once the changes
+        // are applied to it (it was complete at the last snapshot).
+        let mut scope_counts = BTreeMap::new();
+        for (on, prefix, kind) in [(students, "s:", STUDENTS), (employees, "e:", EMPLOYEES)] {
+            if on {
+                scope_counts.insert(scope_id(&self.school, kind), ids.keys().filter(|k| k.starts_with(prefix)).count());
+            }
+        }
         let Some(cursor) = self.cursor(started, ids) else {
             return Ok(Changes::FullResyncRequired);
         };
-        Ok(Changes::Changes { upserts, removed, cursor })
+        Ok(Changes::Changes { upserts, removed, scope_counts, cursor })
     }
 }

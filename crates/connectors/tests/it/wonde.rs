@@ -8,7 +8,7 @@ use http_retry::RetryPolicy;
 use oneroster_model::validate::{Profile, Severity, validate};
 use oneroster_model::{EnrollmentRole, RoleType};
 use roster_store::{ImportMode, Store};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 use sync_engine::conformance::{SourceFixture, check_source};
 use sync_engine::model::{ConnectionId, Role, ScopeId, ScopeSelection};
@@ -142,7 +142,7 @@ async fn changes_report_updates_leavers_and_deletions_by_upi() {
     env.fake.update_student(&school, &changed.id, |s| s.surname = "Renamed".into()).unwrap();
     env.fake.student_leaves(&school, &leaver.id).unwrap();
     env.fake.delete_employee(&school, &teacher.id).unwrap();
-    let Changes::Changes { upserts, removed, cursor } =
+    let Changes::Changes { upserts, removed, scope_counts, cursor } =
         env.source.changes(&scopes, snapshot.cursor.as_ref().unwrap()).await.unwrap()
     else {
         panic!("expected changes")
@@ -152,6 +152,9 @@ async fn changes_report_updates_leavers_and_deletions_by_upi() {
     assert_eq!(removed, BTreeSet::from([leaver.upi.clone(), teacher.upi.clone()]));
     assert!(upserts.iter().all(|p| !removed.contains(&p.source_id)));
     assert_ne!(&cursor, snapshot.cursor.as_ref().unwrap());
+    // One student left and one employee was deleted: each scope counts one person fewer.
+    let fewer: BTreeMap<_, _> = snapshot.scope_counts.iter().map(|(scope, n)| (scope.clone(), n - 1)).collect();
+    assert_eq!(scope_counts, fewer);
     assert!(matches!(
         env.source.changes(&scopes, &SourceCursor("garbage".into())).await.unwrap(),
         Changes::FullResyncRequired

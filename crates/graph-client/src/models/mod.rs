@@ -13,6 +13,11 @@ pub use user::{User, UserBuilder};
 /// `$select` for users: only what sync reads.
 pub const USER_SELECT: &str = "id,userPrincipalName,mail,givenName,surname,displayName,accountEnabled,jobTitle,department,employeeId,onPremisesImmutableId,userType";
 
+/// `$select` for the users a sync reads (group members, delta rounds, lookups): only what it maps to a person
+/// (`connectors::microsoft::person`). Narrower than [`USER_SELECT`], so pages are smaller to send and to decode,
+/// and a users delta round reports only changes to these properties.
+pub const SYNC_USER_SELECT: &str = "id,userPrincipalName,mail,givenName,surname,displayName,accountEnabled";
+
 /// `$select` for groups.
 pub const GROUP_SELECT: &str = "id,displayName,description,mail,mailEnabled,securityEnabled,groupTypes,membershipRule";
 

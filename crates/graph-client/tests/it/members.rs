@@ -35,7 +35,7 @@ async fn transitive_members_follow_next_links_with_consistency_level_on_every_pa
         .and(path(MEMBERS))
         .and(query_param("$top", "999"))
         .and(query_param("$count", "true"))
-        .and(query_param("$select", graph_client::models::USER_SELECT))
+        .and(query_param("$select", graph_client::models::SYNC_USER_SELECT))
         .and(query_param_is_missing("$skiptoken"))
         .and(header("ConsistencyLevel", "eventual"))
         .and(header("Authorization", "Bearer test-token"))

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use sync_engine::model::OrganisationId;
 use sync_engine::plan::{Plan, SuspendReason, Suspension};
 use sync_engine::{
-    Allowance, HeldRun, HoldReason, OpCounts, PlannedCounts, RecordError, RunReport, RunStatus, StateStore,
+    Allowance, HeldRun, HoldReason, OpCounts, PlannedCounts, ReadMode, RecordError, RunReport, RunStatus, StateStore,
 };
 
 fn org(id: &str) -> OrganisationId {
@@ -19,7 +19,15 @@ fn report(id: &str, organisation: &str, minutes: i64, errors: usize) -> RunRepor
         started_at,
         finished_at: started_at + Duration::milliseconds(1500),
         status: if errors > 0 { RunStatus::PartiallyFailed } else { RunStatus::Succeeded },
-        planned: PlannedCounts { creates: 3, updates: 2, suspensions: 1, reactivations: 0, skipped: 1, unchanged: 40 },
+        planned: PlannedCounts {
+            read: ReadMode::Incremental,
+            creates: 3,
+            updates: 2,
+            suspensions: 1,
+            reactivations: 0,
+            skipped: 1,
+            unchanged: 40,
+        },
         applied: OpCounts { created: 3, updated: 2 - errors.min(2), suspended: 1, reactivated: 0 },
         errors: (0..errors)
             .map(|i| RecordError {

@@ -279,6 +279,10 @@ pub(crate) struct State {
     pub(crate) user_tombstones: BTreeMap<String, u64>,
     pub(crate) groups: BTreeMap<String, GroupRec>,
     pub(crate) group_tombstones: BTreeMap<String, u64>,
+    /// Every change to a user (created, changed, deleted, restored, purged): sequence number → user id. A resumed
+    /// users delta round looks only at the users changed in its range, as the service answers from its change
+    /// log rather than by scanning the tenant.
+    pub(crate) user_log: BTreeMap<u64, String>,
     /// Directory roles by template id.
     pub(crate) roles: BTreeMap<String, RoleRec>,
     pub(crate) apps: BTreeMap<String, AppRec>,
@@ -307,6 +311,7 @@ impl State {
             user_tombstones: BTreeMap::new(),
             groups: BTreeMap::new(),
             group_tombstones: BTreeMap::new(),
+            user_log: BTreeMap::new(),
             roles: BTreeMap::new(),
             apps: BTreeMap::new(),
             access_tokens: HashMap::new(),
@@ -359,6 +364,7 @@ impl State {
     pub(crate) fn add_user(&mut self, user: DirectoryUser) {
         let seq = self.next_seq();
         self.user_tombstones.remove(&user.id);
+        self.user_log.insert(seq, user.id.clone());
         self.users.insert(user.id.clone(), UserRec { user, created: seq, changed: BTreeMap::new(), deleted: None });
     }
 
@@ -373,6 +379,7 @@ impl State {
             return true;
         }
         let seq = self.next_seq();
+        self.user_log.insert(seq, id.to_owned());
         if let Some(rec) = self.users.get_mut(id) {
             rec.user = after;
             for p in changed {
@@ -390,6 +397,7 @@ impl State {
         }
         self.remove_from_all_groups(id);
         let seq = self.next_seq();
+        self.user_log.insert(seq, id.to_owned());
         if let Some(rec) = self.users.get_mut(id) {
             rec.deleted = Some(seq);
         }
@@ -401,6 +409,7 @@ impl State {
             return false;
         }
         let seq = self.next_seq();
+        self.user_log.insert(seq, id.to_owned());
         if let Some(rec) = self.users.get_mut(id) {
             rec.deleted = None;
             rec.created = seq;
@@ -419,6 +428,7 @@ impl State {
             role.members.remove(id);
         }
         let seq = self.next_seq();
+        self.user_log.insert(seq, id.to_owned());
         self.user_tombstones.insert(id.to_owned(), seq);
         true
     }
