@@ -170,6 +170,53 @@ impl MicrosoftConfig {
     }
 }
 
+/// A school's management information system read through Wonde (the school must have approved the app's access).
+/// Unlike a Microsoft source it brings the whole school: the school as an org, the current academic year as a
+/// `schoolYear` session, students and employees as users, subjects as courses, classes, and class memberships as
+/// enrollments (see `connectors::wonde::roster`). It is imported as a whole (a bulk import, so records the school no
+/// longer has become `tobedeleted`), which is why it cannot share a store with group-based `[[orgs]]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WondeConfig {
+    /// A short name: letters, digits, `-`, `_`.
+    pub name: String,
+    /// The school's Wonde id, e.g. `A1930499544`.
+    pub school_id: String,
+    /// The environment variable holding the Wonde API token (default `WONDE_TOKEN`).
+    #[serde(default = "default_wonde_token_env")]
+    pub token_env: String,
+    /// The school's region: `uk` (default), `anz`, `za`, `us`, or its API domain.
+    #[serde(default)]
+    pub region: Option<String>,
+    /// Employees who teach no class: `administrator` (default: they get accounts, in no class) or `leave-out`.
+    #[serde(default)]
+    pub non_teaching_staff: Option<String>,
+    /// Override of the API's v1.0 base URL (tests, proxies); the region's own when unset.
+    #[serde(default)]
+    pub wonde_url: Option<url::Url>,
+}
+
+fn default_wonde_token_env() -> String {
+    "WONDE_TOKEN".into()
+}
+
+impl WondeConfig {
+    /// The region (UK when unset; the configuration check refuses an unreadable one).
+    pub fn region(&self) -> wonde_client::Region {
+        self.region.as_deref().and_then(|r| r.parse().ok()).unwrap_or_default()
+    }
+
+    /// What employees who teach no class become.
+    pub fn non_teaching_staff(&self) -> Option<connectors::wonde::roster::NonTeachingStaff> {
+        use connectors::wonde::roster::NonTeachingStaff;
+        match self.non_teaching_staff.as_deref().map(str::trim) {
+            None | Some("administrator") => Some(NonTeachingStaff::Administrator),
+            Some("leave-out") => Some(NonTeachingStaff::Skip),
+            Some(_) => None,
+        }
+    }
+}
+
 /// One `[[sources]]` entry: where people come from. The `kind` key picks the variant; each kind is one arm where
 /// sources are built (`sync::build_source`).
 #[derive(Debug, Clone, Deserialize)]
@@ -177,6 +224,8 @@ impl MicrosoftConfig {
 pub enum SourceConfig {
     /// Microsoft Entra ID groups (Security and Distribution groups; Microsoft 365 groups are refused).
     Microsoft(MicrosoftConfig),
+    /// A school's MIS through Wonde: the whole school (people, classes, enrollments), imported as a whole.
+    Wonde(WondeConfig),
 }
 
 impl SourceConfig {
@@ -184,6 +233,7 @@ impl SourceConfig {
     pub fn name(&self) -> &str {
         match self {
             SourceConfig::Microsoft(m) => &m.name,
+            SourceConfig::Wonde(w) => &w.name,
         }
     }
 }
@@ -229,7 +279,8 @@ pub struct SyncConfig {
     /// The database: a SQLite file path or a `postgres://` URL (`--db` / `SDS_IMS_FEED_DB` win over it).
     #[serde(default)]
     pub store: Option<String>,
-    /// The orgs.
+    /// The orgs (a Wonde source brings its school itself).
+    #[serde(default)]
     pub orgs: Vec<OrgConfig>,
     /// The academic sessions.
     #[serde(default)]
@@ -297,6 +348,34 @@ impl SyncConfig {
                 return Err(invalid(format!("sources[{i}].name"), format!("`{name}` is used twice")));
             }
             match source {
+                SourceConfig::Wonde(w) => {
+                    if w.school_id.is_empty() || !w.school_id.chars().all(|c| c.is_ascii_alphanumeric()) {
+                        return Err(invalid(
+                            format!("sources[{i}].school_id"),
+                            format!(
+                                "`{}` is not a Wonde school id (letters and digits, e.g. A1930499544)",
+                                w.school_id
+                            ),
+                        ));
+                    }
+                    if !is_env_name(&w.token_env) {
+                        return Err(invalid(
+                            format!("sources[{i}].token_env"),
+                            format!("`{}` is not an environment variable name (letters, digits and _)", w.token_env),
+                        ));
+                    }
+                    if let Some(region) = &w.region
+                        && let Err(e) = region.parse::<wonde_client::Region>()
+                    {
+                        return Err(invalid(format!("sources[{i}].region"), e.to_string()));
+                    }
+                    if w.non_teaching_staff().is_none() {
+                        return Err(invalid(
+                            format!("sources[{i}].non_teaching_staff"),
+                            "must be `administrator` or `leave-out`".into(),
+                        ));
+                    }
+                }
                 SourceConfig::Microsoft(m) => {
                     if graph_client::Tenant::new(m.tenant.clone()).is_err() {
                         return Err(invalid(
@@ -316,8 +395,21 @@ impl SyncConfig {
                 }
             }
         }
-        if self.orgs.is_empty() {
-            return Err(invalid("orgs".into(), "configure at least one org (`[[orgs]]`)".into()));
+        let wonde = self.sources.iter().position(|s| matches!(s, SourceConfig::Wonde(_)));
+        if let Some(i) = wonde
+            && let Some(j) = self.orgs.iter().position(|o| !o.groups.is_empty())
+        {
+            return Err(invalid(
+                format!("orgs[{j}].groups"),
+                format!(
+                    "sources[{i}] is a Wonde source, which fills the whole feed from the school's MIS (a bulk \
+                     import); orgs that read groups from other sources cannot share its store: use a store of \
+                     their own"
+                ),
+            ));
+        }
+        if self.orgs.is_empty() && wonde.is_none() {
+            return Err(invalid("orgs".into(), "configure at least one org (`[[orgs]]`) or a Wonde source".into()));
         }
         let org_ids: BTreeSet<&str> = self.orgs.iter().map(|o| o.sourced_id.as_str()).collect();
         let mut seen = BTreeSet::new();

@@ -11,16 +11,17 @@
 //! nothing, so `dateLastModified` and the roster version stay as they were.
 
 use crate::Outcome;
-use crate::config::{SourceConfig, SyncConfig};
+use crate::config::{SourceConfig, SyncConfig, WondeConfig};
 use crate::output::Output;
 use anyhow::Context as _;
 use connectors::microsoft::MicrosoftSource;
 use connectors::roster_store::RosterStoreSink;
+use connectors::wonde::roster::{RosterOptions, wonde_roster};
 use graph_client::auth::ClientCredentials;
 use graph_client::{GraphClient, Tenant};
 use http_retry::RetryPolicy;
 use oneroster_model::Roster;
-use roster_store::{ConnectionRecord, SecretRef, Store};
+use roster_store::{ConnectionRecord, ImportMode, ImportOptions, SecretRef, Store};
 use secrecy::SecretString;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -32,6 +33,7 @@ use sync_engine::plan::PlanOptions;
 use sync_engine::safety::Allowance;
 use sync_engine::source::IdentitySource;
 use sync_engine::{Engine, ExecutorOptions, NoProgress, RunError, RunOptions, RunReport, RunStatus};
+use wonde_client::WondeClient;
 
 /// How to sync.
 #[derive(Clone, Default)]
@@ -81,6 +83,9 @@ pub struct OrgResult {
 /// [`SourceConfig`]).
 pub fn build_source(source: &SourceConfig, options: &SyncOptions) -> anyhow::Result<Arc<dyn IdentitySource>> {
     match source {
+        SourceConfig::Wonde(w) => {
+            anyhow::bail!("source `{}`: a Wonde source is imported as a whole school, not read through groups", w.name)
+        }
         SourceConfig::Microsoft(m) => {
             let secret = match options.secrets.get(&m.name) {
                 Some(secret) => secret.clone(),
@@ -116,6 +121,8 @@ pub fn build_source(source: &SourceConfig, options: &SyncOptions) -> anyhow::Res
 pub async fn record_sources(config: &SyncConfig, store: &Store) -> anyhow::Result<()> {
     for source in &config.sources {
         let record = match source {
+            // Imported as a whole; the engine keeps no cursor for it.
+            SourceConfig::Wonde(_) => continue,
             SourceConfig::Microsoft(m) => ConnectionRecord {
                 id: ConnectionId::new(m.name.clone()),
                 name: m.name.clone(),
@@ -147,6 +154,119 @@ pub async fn write_orgs_and_sessions(config: &SyncConfig, store: &Store) -> anyh
     }))
 }
 
+/// The Wonde client of a configured Wonde source (its token from `options.secrets`, else the environment).
+pub fn wonde_client(w: &WondeConfig, options: &SyncOptions) -> anyhow::Result<WondeClient> {
+    let token = match options.secrets.get(&w.name) {
+        Some(secret) => secret.clone(),
+        None => {
+            std::env::var(&w.token_env).ok().filter(|v| !v.trim().is_empty()).map(SecretString::from).with_context(
+                || format!("source `{}`: the Wonde token: set the environment variable {}", w.name, w.token_env),
+            )?
+        }
+    };
+    let mut builder = WondeClient::builder()
+        .region(w.region())
+        .token(token)
+        .retry_policy(options.retry_policy.clone().unwrap_or_default());
+    if let Some(url) = &w.wonde_url {
+        builder = builder.base_url(url.clone());
+    }
+    builder.build().with_context(|| format!("source `{}`: the Wonde client", w.name))
+}
+
+/// Fills the store from the Wonde sources: each school is read whole and turned into a OneRoster roster
+/// (`connectors::wonde::roster`), the schools and the configured orgs and sessions are imported together as one bulk
+/// import (all or nothing; records no longer there become `tobedeleted`; `dateLastModified` moves only on real
+/// change). A dry run reads and reports without writing. One result per school.
+pub async fn import_wonde(
+    config: &SyncConfig,
+    store: &Store,
+    options: &SyncOptions,
+    out: &mut Output,
+) -> anyhow::Result<Vec<OrgResult>> {
+    let now = chrono::Utc::now();
+    let mut roster =
+        Roster { orgs: config.org_records(), academic_sessions: config.session_records(), ..Roster::default() };
+    let mut results = Vec::new();
+    for w in config.sources.iter().filter_map(|s| match s {
+        SourceConfig::Wonde(w) => Some(w),
+        SourceConfig::Microsoft(_) => None,
+    }) {
+        let client = wonde_client(w, options)?;
+        let mut roster_options = RosterOptions::at(now);
+        roster_options.non_teaching_staff = w.non_teaching_staff().unwrap_or_default();
+        let built = match wonde_roster(&client, &w.school_id, &roster_options).await {
+            Ok(built) => built,
+            Err(e) => {
+                // Nothing is imported when one school cannot be read: a partial bulk import would mark the other
+                // schools' people `tobedeleted`.
+                let message = format!("source `{}`: reading school {} from Wonde: {e}", w.name, w.school_id);
+                if !options.json {
+                    writeln!(out, "{message}; nothing imported")?;
+                }
+                results.push(OrgResult {
+                    org: w.school_id.clone(),
+                    status: "failed".into(),
+                    report: None,
+                    skipped: vec![],
+                    message: Some(message),
+                });
+                if options.json {
+                    out.json(&results)?;
+                }
+                return Ok(results);
+            }
+        };
+        let r = &built.roster;
+        let summary = format!(
+            "{} users, {} classes, {} courses, {} enrollments",
+            r.users.len(),
+            r.classes.len(),
+            r.courses.len(),
+            r.enrollments.len()
+        );
+        let org = r.orgs.first().map_or_else(|| w.school_id.clone(), |o| o.base.sourced_id.clone());
+        if !options.json {
+            writeln!(out, "{org}: read from Wonde ({}): {summary}", w.name)?;
+            for note in &built.notes {
+                writeln!(out, "  left out: {note}")?;
+            }
+        }
+        results.push(OrgResult {
+            org,
+            status: if options.dry_run { "dry_run".into() } else { "succeeded".into() },
+            report: None,
+            skipped: built.notes.clone(),
+            message: Some(summary),
+        });
+        roster.orgs.extend(built.roster.orgs);
+        roster.academic_sessions.extend(built.roster.academic_sessions);
+        roster.courses.extend(built.roster.courses);
+        roster.classes.extend(built.roster.classes);
+        roster.users.extend(built.roster.users);
+        roster.enrollments.extend(built.roster.enrollments);
+        roster.demographics.extend(built.roster.demographics);
+    }
+    if !options.dry_run {
+        let report = store
+            .import_roster_with(&roster, &ImportOptions::new(ImportMode::Bulk).source("sync:wonde"), now)
+            .await
+            .context("importing the schools read from Wonde (nothing was changed)")?;
+        let t = report.totals();
+        if !options.json {
+            writeln!(
+                out,
+                "imported: {} created, {} updated, {} unchanged, {} tobedeleted",
+                t.created, t.updated, t.unchanged, t.deleted
+            )?;
+        }
+    }
+    if options.json {
+        out.json(&results)?;
+    }
+    Ok(results)
+}
+
 /// The engine over `store`: the roster-store sink, one source per configured source, the store as sync state, the
 /// configured safety policy and role precedence, roles that follow the source.
 pub fn engine(config: &SyncConfig, store: &Store, options: &SyncOptions) -> anyhow::Result<Engine> {
@@ -156,7 +276,7 @@ pub fn engine(config: &SyncConfig, store: &Store, options: &SyncOptions) -> anyh
         .with_plan_options(PlanOptions::default().roles_follow_source(true))
         // Each batch is one transaction of the store; they serialise there anyway.
         .with_executor(ExecutorOptions { concurrency: 1 });
-    for source in &config.sources {
+    for source in config.sources.iter().filter(|s| !matches!(s, SourceConfig::Wonde(_))) {
         engine = engine.with_source(build_source(source, options)?);
     }
     Ok(engine)
@@ -169,6 +289,10 @@ pub async fn sync_results(
     options: &SyncOptions,
     out: &mut Output,
 ) -> anyhow::Result<Vec<OrgResult>> {
+    if config.sources.iter().any(|s| matches!(s, SourceConfig::Wonde(_))) {
+        // The configuration check allows no group-based orgs beside a Wonde source: the import is the whole run.
+        return import_wonde(config, store, options, out).await;
+    }
     if !options.dry_run {
         record_sources(config, store).await?;
         let written = write_orgs_and_sessions(config, store).await?;

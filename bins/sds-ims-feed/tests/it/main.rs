@@ -7,3 +7,4 @@ mod doctor;
 mod e2e;
 mod support;
 mod sync;
+mod wonde;
