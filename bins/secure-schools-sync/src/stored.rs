@@ -160,7 +160,7 @@ async fn load_microsoft(
             Ok(secret) => {
                 state.client_secrets.insert(name.clone(), secret);
             }
-            // Still listed (its checks say what is wrong), as before.
+            // Still listed (its checks say what is wrong, and it can be deleted).
             Err(why) => state.problems.push((name.clone(), why)),
         }
     }
@@ -186,8 +186,13 @@ async fn load_google(
 ) -> Result<ConnectionConfig, String> {
     let name = summary.id.to_string();
     let settings: GoogleSettings = settings(summary)?;
-    let key = stored_secret(store, summary, "service account key").await?;
-    state.google_keys.insert(name.clone(), key);
+    // Without its key it is still listed (its checks say what is wrong, and it can be deleted), as Microsoft's.
+    match stored_secret(store, summary, "service account key").await {
+        Ok(key) => {
+            state.google_keys.insert(name.clone(), key);
+        }
+        Err(why) => state.problems.push((name.clone(), why)),
+    }
     Ok(ConnectionConfig {
         name: name.clone(),
         kind: KIND_GOOGLE.into(),
@@ -207,8 +212,12 @@ async fn load_wonde(
 ) -> Result<ConnectionConfig, String> {
     let name = summary.id.to_string();
     let settings: WondeSettings = settings(summary)?;
-    let token = stored_secret(store, summary, "Wonde API token").await?;
-    state.wonde_tokens.insert(name.clone(), token);
+    match stored_secret(store, summary, "Wonde API token").await {
+        Ok(token) => {
+            state.wonde_tokens.insert(name.clone(), token);
+        }
+        Err(why) => state.problems.push((name.clone(), why)),
+    }
     Ok(ConnectionConfig {
         name: name.clone(),
         kind: WONDE.into(),

@@ -908,4 +908,49 @@ mod kinds {
         assert!(env.daemon.app().store().list_connections().await.unwrap().is_empty(), "nothing was stored");
         assert!(env.daemon.app().config().connections.is_empty());
     }
+
+    #[tokio::test]
+    async fn a_stored_key_that_cannot_be_read_is_listed_with_its_remedy_and_can_be_deleted() {
+        let env = kinds_env().await;
+        let (cookie, csrf) = sign_in(&env.router).await;
+        for f in [env.google_form(&csrf), env.wonde_form(&csrf)] {
+            let a = send(&env.router, post("/ui/connections", Some(&cookie), &as_refs(&f))).await;
+            assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
+        }
+        // The same store opened with another key (e.g. ROSTERBRIDGE_SECRET_KEY was replaced).
+        let secrets = Secrets { store_key: Some(roster_store::SecretKey::generate()), ..env.secrets.clone() };
+        let app = App::open(env.config.clone(), secrets, Default::default()).await.unwrap();
+        for (name, what) in [(GOOGLE, "service account key"), (WONDE, "Wonde API token")] {
+            assert!(app.config().connection(name).is_some_and(|c| c.origin.is_store()), "{name} is still listed");
+            let (_, why) = app.left_out().iter().find(|(n, _)| n == name).unwrap();
+            assert!(why.contains(&format!("its {what} cannot be read")), "{why}");
+        }
+        let e = format!("{:#}", app.google(GOOGLE).unwrap_err());
+        assert!(e.contains("delete the connection and create it again"), "{e}");
+        let checks = secure_schools_sync::doctor::connection_checks(&app, GOOGLE).await.unwrap();
+        let key = checks.iter().find(|c| c.id == "google.key").unwrap();
+        assert_eq!(key.status, secure_schools_sync::doctor::Status::Fail);
+        assert!(key.remedy.as_deref().unwrap_or("").contains("web UI"), "{key:?}");
+        let checks = secure_schools_sync::doctor::connection_checks(&app, WONDE).await.unwrap();
+        let token = checks.iter().find(|c| c.id == "wonde.token").unwrap();
+        assert_eq!(token.status, secure_schools_sync::doctor::Status::Fail);
+        assert!(token.remedy.as_deref().unwrap_or("").contains("web UI"), "{token:?}");
+
+        // Its list shows why, and it can be deleted there.
+        let daemon = Daemon::new(Arc::new(app));
+        let router = daemon.router();
+        let (cookie, csrf) = sign_in(&router).await;
+        let list = send(&router, get("/ui/connections", Some(&cookie))).await;
+        let row = field(&list.body, "data-connection=\"trust-google\"").split("</tr>").next().unwrap();
+        assert!(row.contains("No usable key"), "{row}");
+        assert!(row.contains("action=\"/ui/connections/trust-google/delete\""), "{row}");
+        let a = send(&router, post("/ui/connections/trust-google/delete", Some(&cookie), &[("csrf", &csrf)])).await;
+        assert_eq!(a.status, StatusCode::SEE_OTHER);
+        assert!(daemon.app().store().connection(&ConnectionId::new(GOOGLE)).await.unwrap().is_none());
+        let a = send(&router, post("/ui/connections/northfield-mis/delete", Some(&cookie), &[("csrf", &csrf)])).await;
+        let after = send(&router, get(a.location(), Some(&cookie))).await;
+        assert!(after.body.contains("is no longer synced"), "{}", after.body);
+        assert!(daemon.app().config().connections.is_empty());
+        assert!(daemon.app().config().organisations().is_empty(), "its connection group went with it");
+    }
 }
