@@ -204,7 +204,7 @@ async fn new_form(State(d): State<Arc<Daemon>>, admin: Admin, Query(q): Query<Ne
                     legend { "1. Connection and organisation" }
                     div class="field" {
                         label for="connection" { "Connection" }
-                        select id="connection" name="connection" required aria-describedby="connection-hint" {
+                        select id="connection" name="connection" required {
                             @for c in &connections {
                                 @if c.is_wonde() {
                                     option value=(c.name) disabled { (c.name) " (Wonde: makes its own connection group)" }
@@ -213,7 +213,9 @@ async fn new_form(State(d): State<Arc<Daemon>>, admin: Admin, Query(q): Query<Ne
                                 }
                             }
                         }
-                        p class="hint" id="connection-hint" { "A Wonde connection is not listed as a choice: it makes its own connection group (see Connection groups)." }
+                        @if connections.iter().any(|c| c.is_wonde()) {
+                            p class="hint" id="connection-hint" { "A Wonde connection cannot be chosen: it makes its own connection group (see Connection groups)." }
+                        }
                     }
                     div class="field" {
                         label for="organisation" { "Secure Schools organisation" }

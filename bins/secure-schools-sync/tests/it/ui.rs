@@ -953,4 +953,25 @@ mod kinds {
         assert!(daemon.app().config().connections.is_empty());
         assert!(daemon.app().config().organisations().is_empty(), "its connection group went with it");
     }
+
+    #[tokio::test]
+    async fn a_file_connection_of_the_same_name_never_gets_the_stored_key() {
+        let env = kinds_env().await;
+        let (cookie, csrf) = sign_in(&env.router).await;
+        let a = send(&env.router, post("/ui/connections", Some(&cookie), &as_refs(&env.google_form(&csrf)))).await;
+        assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
+        // The file now defines `trust-google` too, with its key in a variable that is not set.
+        let text = format!(
+            "store = {}\n\n[secure_schools]\nbase_url = {}\n\n[[connections]]\nname = \"{GOOGLE}\"\nkind = \"google\"\n\
+             service_account_key_env = \"UI_KINDS_TEST_UNSET_GOOGLE_KEY\"\nadmin_subject = \"it@example.org\"\n",
+            toml::Value::String(env.config.store.clone()),
+            toml::Value::String(env.config.secure_schools.base_url.to_string()),
+        );
+        let config = Config::parse(&text, std::path::Path::new("clash.toml")).unwrap();
+        let app = App::open(config, env.secrets.clone(), Default::default()).await.unwrap();
+        assert!(app.config().connection(GOOGLE).is_some_and(|c| !c.origin.is_store()), "the file wins");
+        let e = format!("{:#}", app.google(GOOGLE).unwrap_err());
+        assert!(e.contains("UI_KINDS_TEST_UNSET_GOOGLE_KEY"), "the file's key source is used, not the store's: {e}");
+        assert!(app.left_out().iter().any(|(n, why)| n == GOOGLE && why.contains("the file's is used")));
+    }
 }
