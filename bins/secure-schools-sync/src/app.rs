@@ -45,6 +45,10 @@ pub struct Secrets {
     pub client_secrets: BTreeMap<String, SecretString>,
     /// Wonde API tokens, by connection name (else read from the connection's `token_env`).
     pub wonde_tokens: BTreeMap<String, SecretString>,
+    /// Google service account keys (the key file's JSON), by connection name (else read from the connection's
+    /// `service_account_key_file` or `service_account_key_env`). The web UI's Google connections keep theirs
+    /// encrypted in the store and come in here.
+    pub google_keys: BTreeMap<String, SecretString>,
     /// The web UI's admin password, stored (hashed) at the daemon's first start (see [`crate::ui`]).
     pub admin_password: Option<SecretString>,
 }
@@ -57,6 +61,7 @@ impl fmt::Debug for Secrets {
             .field("store_key", &self.store_key.as_ref().map(|k| k.fingerprint().to_owned()))
             .field("client_secrets", &self.client_secrets.keys().collect::<Vec<_>>())
             .field("wonde_tokens", &self.wonde_tokens.keys().collect::<Vec<_>>())
+            .field("google_keys", &self.google_keys.keys().collect::<Vec<_>>())
             .field("admin_password", &self.admin_password.as_ref().map(|_| "[redacted]"))
             .finish()
     }
@@ -348,9 +353,18 @@ impl App {
         for (name, why) in &left_out {
             tracing::warn!(entry = %name, reason = %why, "a connection or connection group in the store is left out");
         }
+        // A stored secret goes only to its own connection (and wins there: the UI just stored it), never to a file
+        // connection that shadows its name.
+        let from_store = |name: &String| config.connection(name).is_some_and(|c| c.origin.is_store());
         let mut with_secrets = secrets.clone();
-        for (name, secret) in stored.client_secrets {
-            with_secrets.client_secrets.entry(name).or_insert(secret);
+        for (name, secret) in stored.client_secrets.into_iter().filter(|(n, _)| from_store(n)) {
+            with_secrets.client_secrets.insert(name, secret);
+        }
+        for (name, key) in stored.google_keys.into_iter().filter(|(n, _)| from_store(n)) {
+            with_secrets.google_keys.insert(name, key);
+        }
+        for (name, token) in stored.wonde_tokens.into_iter().filter(|(n, _)| from_store(n)) {
+            with_secrets.wonde_tokens.insert(name, token);
         }
         let mut app = App::build(config, store, &with_secrets, options, owner, previous)?;
         app.base = base;
@@ -400,7 +414,7 @@ impl App {
         let mut google = BTreeMap::new();
         for connection in config.connections.iter().filter(|c| !c.is_wonde()) {
             if connection.is_google() {
-                let built = build_google(connection, &options).map(Arc::new);
+                let built = build_google(connection, secrets, &options).map(Arc::new);
                 if let Err(e) = &built {
                     tracing::debug!(connection = %connection.name, error = %e, "connection not usable");
                 }
@@ -718,12 +732,16 @@ impl App {
 
 fn build_wonde(connection: &ConnectionConfig, secrets: &Secrets, options: &AppOptions) -> Result<Wonde, String> {
     let var = connection.wonde_token_env();
-    let token = secrets
-        .wonde_tokens
-        .get(&connection.name)
-        .cloned()
-        .or_else(|| env_secret(var))
-        .ok_or_else(|| format!("no Wonde API token: set the environment variable {var} to the token"))?;
+    let token = match secrets.wonde_tokens.get(&connection.name) {
+        Some(token) => token.clone(),
+        None if connection.origin.is_store() => {
+            return Err("the Wonde API token stored with the connection cannot be read (see the web UI's \
+                        connection list); delete the connection and create it again"
+                .into());
+        }
+        None => env_secret(var)
+            .ok_or_else(|| format!("no Wonde API token: set the environment variable {var} to the token"))?,
+    };
     let region = connection.wonde_region();
     let stats = Arc::new(ThrottleStats::default());
     let mut builder = WondeClient::builder()
@@ -787,17 +805,25 @@ fn build_microsoft(
     Ok(Microsoft { config: connection.clone(), cloud, tenant, tokens, graph, stats })
 }
 
-fn build_google(connection: &ConnectionConfig, options: &AppOptions) -> Result<Google, String> {
-    let key = match (&connection.service_account_key_file, &connection.service_account_key_env) {
-        (Some(path), _) => ServiceAccountKey::from_file(path).map_err(|e| e.to_string())?,
-        (None, Some(var)) => {
+fn build_google(connection: &ConnectionConfig, secrets: &Secrets, options: &AppOptions) -> Result<Google, String> {
+    let given = secrets.google_keys.get(&connection.name);
+    let key = match (given, &connection.service_account_key_file, &connection.service_account_key_env) {
+        (Some(json), _, _) => ServiceAccountKey::from_json(json.expose_secret())
+            .map_err(|e| format!("the service account key stored with the connection: {e}"))?,
+        (None, Some(path), _) => ServiceAccountKey::from_file(path).map_err(|e| e.to_string())?,
+        (None, None, Some(var)) => {
             let json = env_secret(var).ok_or_else(|| {
                 format!("the service account key is read from the environment variable {var}, which is not set")
             })?;
             ServiceAccountKey::from_json(json.expose_secret())
                 .map_err(|e| format!("the environment variable {var}: {e}"))?
         }
-        (None, None) => return Err("no service account key is configured".into()),
+        (None, None, None) if connection.origin.is_store() => {
+            return Err("the service account key stored with the connection cannot be read (see the web UI's \
+                        connection list); delete the connection and create it again"
+                .into());
+        }
+        (None, None, None) => return Err("no service account key is configured".into()),
     };
     let subject = connection.admin_subject.clone().unwrap_or_default();
     let stats = Arc::new(DirectoryStats::default());

@@ -263,9 +263,19 @@ pub async fn groups(
 }
 
 /// The groups of a connection's tenant (those whose name contains `search`, when given), sorted by name, each with
-/// its kind, whether it can be synced and why not, and the connection groups that select it. `groups` prints them;
-/// the web UI offers them for selection.
+/// its kind, whether it can be synced and why not, and the connection groups that select it. For a Google
+/// connection, its organisational units (see [`ORGANISATIONAL_UNIT`]). `groups` prints them; the web UI offers them
+/// for selection. A Wonde connection has nothing to select (it makes its own connection group): an error says so.
 pub async fn group_rows(app: &App, connection: &str, search: Option<&str>) -> anyhow::Result<Vec<GroupRow>> {
+    if app.is_wonde(connection) {
+        bail!(
+            "`{connection}` is a Wonde connection: it makes its own connection group (the school's students and \
+             employees into its organisation), so there is nothing to select"
+        );
+    }
+    if app.config().connection(connection).is_some_and(|c| c.is_google()) {
+        return google_rows(app, connection, search).await;
+    }
     let m = app.microsoft(connection)?;
     let query = match search.map(str::trim).filter(|s| !s.is_empty()) {
         Some(text) => GroupQuery::Search(text.to_owned()),

@@ -661,12 +661,14 @@ async fn check_wonde(app: &App, connection: &crate::config::ConnectionConfig, ch
     let w = match app.wonde(name) {
         Ok(w) => w,
         Err(e) => {
-            checks.fail(
-                "wonde.token",
-                T_WONDE_TOKEN,
-                format!("{e:#}"),
-                format!("set the environment variable {var} to the Wonde API token of the app the school approved"),
-            );
+            let remedy = if connection.origin.is_store() {
+                "delete the connection in the web UI and create it again with the Wonde API token of the app the \
+                 school approved"
+                    .to_owned()
+            } else {
+                format!("set the environment variable {var} to the Wonde API token of the app the school approved")
+            };
+            checks.fail("wonde.token", T_WONDE_TOKEN, format!("{e:#}"), remedy);
             checks.skip("wonde.school_access", T_WONDE_ACCESS, "needs a Wonde token");
             checks.skip("wonde.region", T_WONDE_REGION, "needs a Wonde token");
             return;
@@ -687,9 +689,16 @@ async fn check_wonde(app: &App, connection: &crate::config::ConnectionConfig, ch
                     "wonde.region",
                     T_WONDE_REGION,
                     format!("the school is served by {d}, but the connection uses {}", w.region.domain()),
-                    format!(
-                        "set `region = \"{d}\"` on connection `{name}`; Wonde answers no data from the wrong domain"
-                    ),
+                    if connection.origin.is_store() {
+                        format!(
+                            "delete connection `{name}` in the web UI and create it again with the region served by \
+                             {d}; Wonde answers no data from the wrong domain"
+                        )
+                    } else {
+                        format!(
+                            "set `region = \"{d}\"` on connection `{name}`; Wonde answers no data from the wrong domain"
+                        )
+                    },
                 ),
                 Some(d) => checks.pass("wonde.region", T_WONDE_REGION, format!("served by {d}")),
                 None => checks.push(
@@ -706,7 +715,13 @@ async fn check_wonde(app: &App, connection: &crate::config::ConnectionConfig, ch
                 "wonde.token",
                 T_WONDE_TOKEN,
                 format!("Wonde refused the token (401): {e}"),
-                format!("set {var} to a valid Wonde API token (Wonde portal → your app → API token)"),
+                if connection.origin.is_store() {
+                    "delete the connection in the web UI and create it again with a valid Wonde API token (Wonde \
+                     portal → your app → API token)"
+                        .to_owned()
+                } else {
+                    format!("set {var} to a valid Wonde API token (Wonde portal → your app → API token)")
+                },
             );
             checks.skip("wonde.school_access", T_WONDE_ACCESS, "needs an accepted Wonde token");
             checks.skip("wonde.region", T_WONDE_REGION, "needs an accepted Wonde token");

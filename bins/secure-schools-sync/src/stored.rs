@@ -3,16 +3,20 @@
 //!
 //! The rule: the configuration file's connections and connection groups are the file's, and the UI shows them
 //! read-only; the UI creates, edits and deletes its own, which live in the store (a connection's non-secret
-//! settings as JSON marked `"managed_by": "ui"`, its client secret encrypted). [`crate::app::App::open`] merges
+//! settings as JSON marked `"managed_by": "ui"`, its secret encrypted: a Microsoft app-only client secret, a
+//! Google service account key, a Wonde API token). [`crate::app::App::open`] merges
 //! both, the file's first, so that every command (`sync`, `plan`, `doctor`, `groups`), the daemon's scheduler and
 //! the UI see one set. The file wins a name clash.
 //!
 //! The store also holds a record of every file connection that has signed in (`connect microsoft`), to keep its
 //! sign-in; such records are marked `"managed_by": "file"` and take their settings from the file.
 
-use crate::config::{AuthMode, CloudName, ConnectionConfig, ConnectionGroupConfig, GroupConfig, Origin};
+use crate::config::{
+    AuthMode, CloudName, ConnectionConfig, ConnectionGroupConfig, GroupConfig, KIND_GOOGLE, KIND_MICROSOFT, Origin,
+    WONDE,
+};
 use anyhow::{Context, bail};
-use roster_store::{ConnectionRecord, GroupRecord, SecretRef, SecretSource, Store};
+use roster_store::{ConnectionRecord, ConnectionSummary, GroupRecord, SecretRef, SecretSource, Store};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -41,6 +45,33 @@ struct MicrosoftSettings {
     graph_url: Option<url::Url>,
 }
 
+/// The settings of a Google Workspace connection created in the web UI, as stored (the service account key is
+/// the record's encrypted secret, never here).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct GoogleSettings {
+    managed_by: String,
+    admin_subject: String,
+    #[serde(default)]
+    customer: Option<String>,
+    #[serde(default)]
+    domain: Option<String>,
+    #[serde(default)]
+    directory_url: Option<url::Url>,
+}
+
+/// The settings of a Wonde connection created in the web UI, as stored (the API token is the record's encrypted
+/// secret, never here).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct WondeSettings {
+    managed_by: String,
+    school_id: String,
+    organisation: String,
+    #[serde(default)]
+    region: Option<String>,
+    #[serde(default)]
+    wonde_url: Option<url::Url>,
+}
+
 /// What the store holds for the web UI, ready to merge into the configuration.
 #[derive(Default)]
 pub struct StoredState {
@@ -50,6 +81,10 @@ pub struct StoredState {
     pub groups: Vec<ConnectionGroupConfig>,
     /// Client secrets of app-only UI connections, decrypted, by connection name.
     pub client_secrets: BTreeMap<String, SecretString>,
+    /// Service account keys (the key file's JSON) of Google UI connections, decrypted, by connection name.
+    pub google_keys: BTreeMap<String, SecretString>,
+    /// API tokens of Wonde UI connections, decrypted, by connection name.
+    pub wonde_tokens: BTreeMap<String, SecretString>,
     /// Stored entries that cannot be used, and why (by name).
     pub problems: Vec<(String, String)>,
 }
@@ -60,6 +95,8 @@ impl std::fmt::Debug for StoredState {
             .field("connections", &self.connections.iter().map(|c| &c.name).collect::<Vec<_>>())
             .field("groups", &self.groups.iter().map(|g| &g.name).collect::<Vec<_>>())
             .field("client_secrets", &self.client_secrets.keys().collect::<Vec<_>>())
+            .field("google_keys", &self.google_keys.keys().collect::<Vec<_>>())
+            .field("wonde_tokens", &self.wonde_tokens.keys().collect::<Vec<_>>())
             .field("problems", &self.problems)
             .finish()
     }
@@ -78,47 +115,119 @@ pub async fn load(store: &Store) -> anyhow::Result<StoredState> {
             continue;
         }
         let name = summary.id.to_string();
-        if summary.kind != ConnectionKind::Microsoft {
-            state.problems.push((name, "its kind is not supported by this version of secure-schools-sync".into()));
-            continue;
-        }
-        let settings: MicrosoftSettings = match serde_json::from_value(summary.settings.clone()) {
-            Ok(s) => s,
-            Err(e) => {
-                state.problems.push((name, format!("its stored settings cannot be read: {e}")));
-                continue;
-            }
+        let loaded = match summary.kind {
+            ConnectionKind::Microsoft => load_microsoft(store, &summary, &mut state).await,
+            ConnectionKind::Google => load_google(store, &summary, &mut state).await,
+            ConnectionKind::Wonde => load_wonde(store, &summary, &mut state).await,
+            _ => Err("its kind is not supported by this version of secure-schools-sync".into()),
         };
-        if settings.auth == AuthMode::AppOnly {
-            match summary.secret {
-                SecretSource::Stored => match store.connection(&summary.id).await {
-                    Ok(Some(ConnectionRecord { secret: SecretRef::Stored(secret), .. })) => {
-                        state.client_secrets.insert(name.clone(), secret);
-                    }
-                    Ok(_) => state.problems.push((name.clone(), "its client secret is missing".into())),
-                    Err(e) => state.problems.push((name.clone(), format!("its client secret cannot be read: {e}"))),
-                },
-                _ => state.problems.push((name.clone(), "it signs in app-only but has no stored client secret".into())),
-            }
+        match loaded {
+            Ok(connection) => state.connections.push(connection),
+            Err(why) => state.problems.push((name, why)),
         }
-        state.connections.push(ConnectionConfig {
-            name: name.clone(),
-            kind: "microsoft".into(),
-            tenant: settings.tenant,
-            client_id: settings.client_id,
-            auth: settings.auth,
-            client_secret_env: None,
-            cloud: settings.cloud,
-            authority_url: settings.authority_url,
-            graph_url: settings.graph_url,
-            origin: Origin::Store(name),
-            ..Default::default()
-        });
     }
     for record in store.groups().await.context("reading stored connection groups")? {
         state.groups.push(group_config(record));
     }
     Ok(state)
+}
+
+/// The stored secret of a UI connection (`what` names it in messages), decrypted.
+async fn stored_secret(store: &Store, summary: &ConnectionSummary, what: &str) -> Result<SecretString, String> {
+    match summary.secret {
+        SecretSource::Stored => match store.connection(&summary.id).await {
+            Ok(Some(ConnectionRecord { secret: SecretRef::Stored(secret), .. })) => Ok(secret),
+            Ok(_) => Err(format!("its {what} is missing")),
+            Err(e) => Err(format!("its {what} cannot be read: {e}")),
+        },
+        _ => Err(format!("it has no stored {what}")),
+    }
+}
+
+fn settings<T: serde::de::DeserializeOwned>(summary: &ConnectionSummary) -> Result<T, String> {
+    serde_json::from_value(summary.settings.clone()).map_err(|e| format!("its stored settings cannot be read: {e}"))
+}
+
+async fn load_microsoft(
+    store: &Store,
+    summary: &ConnectionSummary,
+    state: &mut StoredState,
+) -> Result<ConnectionConfig, String> {
+    let name = summary.id.to_string();
+    let settings: MicrosoftSettings = settings(summary)?;
+    if settings.auth == AuthMode::AppOnly {
+        match stored_secret(store, summary, "client secret").await {
+            Ok(secret) => {
+                state.client_secrets.insert(name.clone(), secret);
+            }
+            // Still listed (its checks say what is wrong, and it can be deleted).
+            Err(why) => state.problems.push((name.clone(), why)),
+        }
+    }
+    Ok(ConnectionConfig {
+        name: name.clone(),
+        kind: KIND_MICROSOFT.into(),
+        tenant: settings.tenant,
+        client_id: settings.client_id,
+        auth: settings.auth,
+        client_secret_env: None,
+        cloud: settings.cloud,
+        authority_url: settings.authority_url,
+        graph_url: settings.graph_url,
+        origin: Origin::Store(name),
+        ..Default::default()
+    })
+}
+
+async fn load_google(
+    store: &Store,
+    summary: &ConnectionSummary,
+    state: &mut StoredState,
+) -> Result<ConnectionConfig, String> {
+    let name = summary.id.to_string();
+    let settings: GoogleSettings = settings(summary)?;
+    // Without its key it is still listed (its checks say what is wrong, and it can be deleted), as Microsoft's.
+    match stored_secret(store, summary, "service account key").await {
+        Ok(key) => {
+            state.google_keys.insert(name.clone(), key);
+        }
+        Err(why) => state.problems.push((name.clone(), why)),
+    }
+    Ok(ConnectionConfig {
+        name: name.clone(),
+        kind: KIND_GOOGLE.into(),
+        admin_subject: Some(settings.admin_subject),
+        customer: settings.customer,
+        domain: settings.domain,
+        directory_url: settings.directory_url,
+        origin: Origin::Store(name),
+        ..Default::default()
+    })
+}
+
+async fn load_wonde(
+    store: &Store,
+    summary: &ConnectionSummary,
+    state: &mut StoredState,
+) -> Result<ConnectionConfig, String> {
+    let name = summary.id.to_string();
+    let settings: WondeSettings = settings(summary)?;
+    match stored_secret(store, summary, "Wonde API token").await {
+        Ok(token) => {
+            state.wonde_tokens.insert(name.clone(), token);
+        }
+        Err(why) => state.problems.push((name.clone(), why)),
+    }
+    Ok(ConnectionConfig {
+        name: name.clone(),
+        kind: WONDE.into(),
+        school_id: Some(settings.school_id),
+        organisation: Some(settings.organisation),
+        region: settings.region,
+        wonde_url: settings.wonde_url,
+        origin: Origin::Store(name),
+        ..Default::default()
+    })
 }
 
 /// A stored connection group as a configuration entry.
@@ -158,6 +267,43 @@ pub fn microsoft_record(connection: &ConnectionConfig, client_secret: Option<Sec
             Some(secret) => SecretRef::Stored(secret),
             None => SecretRef::None,
         },
+    }
+}
+
+/// The store record of a Google Workspace connection created in the web UI, with its service account key (the
+/// key file's JSON) to be stored encrypted.
+pub fn google_record(connection: &ConnectionConfig, key_json: SecretString) -> ConnectionRecord {
+    let settings = GoogleSettings {
+        managed_by: MANAGED_BY_UI.into(),
+        admin_subject: connection.admin_subject.clone().unwrap_or_default(),
+        customer: connection.customer.clone(),
+        domain: connection.domain.clone(),
+        directory_url: connection.directory_url.clone(),
+    };
+    ConnectionRecord {
+        id: ConnectionId::new(connection.name.clone()),
+        name: connection.name.clone(),
+        kind: ConnectionKind::Google,
+        settings: serde_json::to_value(settings).unwrap_or_default(),
+        secret: SecretRef::Stored(key_json),
+    }
+}
+
+/// The store record of a Wonde connection created in the web UI, with its API token to be stored encrypted.
+pub fn wonde_record(connection: &ConnectionConfig, token: SecretString) -> ConnectionRecord {
+    let settings = WondeSettings {
+        managed_by: MANAGED_BY_UI.into(),
+        school_id: connection.school_id.clone().unwrap_or_default(),
+        organisation: connection.organisation.clone().unwrap_or_default(),
+        region: connection.region.clone(),
+        wonde_url: connection.wonde_url.clone(),
+    };
+    ConnectionRecord {
+        id: ConnectionId::new(connection.name.clone()),
+        name: connection.name.clone(),
+        kind: ConnectionKind::Wonde,
+        settings: serde_json::to_value(settings).unwrap_or_default(),
+        secret: SecretRef::Stored(token),
     }
 }
 

@@ -27,6 +27,10 @@ pub(crate) async fn check_connection(app: &App, connection: &ConnectionConfig, c
                     path.display()
                 ),
                 (None, Some(var)) => format!("set the environment variable {var} to the service account key's JSON"),
+                _ if connection.origin.is_store() => {
+                    "delete the connection in the web UI and create it again, pasting the service account's JSON key"
+                        .to_owned()
+                }
                 _ => "fix the connection in the configuration".to_owned(),
             };
             checks.fail("google.key", T_KEY, format!("{e:#}"), remedy);

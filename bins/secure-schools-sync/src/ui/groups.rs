@@ -6,7 +6,7 @@ use super::layout::{Nav, csrf_field};
 use super::{Admin, UiError, UiResult, done, page};
 use crate::app::App;
 use crate::commands::{self, GroupRow};
-use crate::config::{ConnectionGroupConfig, GroupConfig, Origin};
+use crate::config::{ConnectionConfig, ConnectionGroupConfig, GroupConfig, Origin};
 use crate::daemon::Daemon;
 use crate::stored;
 use axum::Router;
@@ -17,6 +17,7 @@ use futures::TryStreamExt;
 use maud::{Markup, html};
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use sync_engine::model::ConnectionGroup;
 
 pub(crate) fn routes() -> Router<Arc<Daemon>> {
     Router::new()
@@ -37,8 +38,17 @@ fn group_id(g: &ConnectionGroupConfig, index: usize) -> String {
     }
 }
 
+/// A Wonde scope (`<school>/students`, `<school>/employees`) in words.
+fn wonde_scope_label(scope: &str) -> String {
+    match scope.rsplit('/').next() {
+        Some("students") => "The school's students".to_owned(),
+        Some("employees") => "The school's employees".to_owned(),
+        _ => scope.to_owned(),
+    }
+}
+
 /// Organisation names from the Secure Schools API, by id (empty, with the reason, when it cannot be read).
-async fn organisation_names(app: &App) -> (BTreeMap<String, String>, Option<String>) {
+pub(super) async fn organisation_names(app: &App) -> (BTreeMap<String, String>, Option<String>) {
     let client = match app.secure_schools() {
         Ok(c) => c,
         Err(e) => return (BTreeMap::new(), Some(format!("{e:#}"))),
@@ -53,10 +63,12 @@ async fn list(State(d): State<Arc<Daemon>>, admin: Admin) -> UiResult {
     let app = d.app();
     let (names, _) = organisation_names(&app).await;
     let file_count = app.file_config().connection_groups.len();
+    let automatic: Vec<(&ConnectionConfig, ConnectionGroup)> =
+        app.config().connections.iter().filter_map(|c| c.wonde_group().map(|g| (c, g))).collect();
     let content = html! {
         div class="actions" { a class="button" href="/ui/groups/new" { "Create a connection group" } }
         p class="hint" { "A connection group syncs the chosen groups of one connection into one Secure Schools organisation, each group with a role." }
-        @if app.config().connection_groups.is_empty() {
+        @if app.config().connection_groups.is_empty() && automatic.is_empty() {
             p { "No connection groups yet." }
         } @else {
             table {
@@ -67,6 +79,16 @@ async fn list(State(d): State<Arc<Daemon>>, admin: Admin) -> UiResult {
                     th scope="col" { span class="visually-hidden" { "Actions" } }
                 } }
                 tbody {
+                    @for (c, g) in &automatic {
+                        tr data-group=(g.id) data-automatic="wonde" {
+                            th scope="row" { (c.name) " (Wonde school " (c.school_id.as_deref().unwrap_or("")) ")" }
+                            td { (names.get(g.organisation.as_str()).cloned().unwrap_or_default()) br; span class="hint" { (g.organisation) } }
+                            td { (c.name) }
+                            td { ul { @for s in &g.scopes { li { (wonde_scope_label(s.scope.as_str())) " as " (s.role) } } } }
+                            td { span class="badge muted" { "Made by the Wonde connection" } }
+                            td { span class="hint" { "Made automatically: a Wonde connection syncs its whole school. Change it on the connection (delete it and create it again)." } }
+                        }
+                    }
                     @for (i, g) in app.config().connection_groups.iter().enumerate() {
                         @let id = group_id(g, i.min(file_count));
                         tr data-group=(g.name) {
@@ -91,6 +113,14 @@ async fn list(State(d): State<Arc<Daemon>>, admin: Admin) -> UiResult {
             }
         }
     };
+    let content = html! {
+        (content)
+        @if !automatic.is_empty() {
+            p class="hint" id="wonde-groups" {
+                "A Wonde connection makes its own connection group, shown read-only above: the school (read from its management information system through Wonde) is the scope, its students sync as students and its employees as staff, into the organisation chosen on the connection. There is nothing to select."
+            }
+        }
+    };
     Ok(page(&d, &admin, Nav::Groups, "Connection groups", content))
 }
 
@@ -105,12 +135,18 @@ struct NewQuery {
 /// The selections of a connection group being edited: group id → (name, role).
 type Selected = BTreeMap<String, (String, String)>;
 
-/// The group table of a connection's tenant: a checkbox per syncable group, the reason for the others, a role.
-fn group_table(rows: &[GroupRow], selected: &Selected) -> Markup {
+/// The group table of a connection's tenant: a checkbox per syncable group, the reason for the others, a role. For
+/// a Google connection the rows are its organisational units.
+fn group_table(rows: &[GroupRow], selected: &Selected, google: bool) -> Markup {
+    let (caption, what) = if google {
+        ("Organisational units of the account", "Organisational unit")
+    } else {
+        ("Groups of the tenant", "Group")
+    };
     html! {
         table {
-            caption { "Groups of the tenant" }
-            thead { tr { th scope="col" { "Sync" } th scope="col" { "Group" } th scope="col" { "Kind" } th scope="col" { "Role" } } }
+            caption { (caption) }
+            thead { tr { th scope="col" { "Sync" } th scope="col" { (what) } th scope="col" { "Kind" } th scope="col" { "Role" } } }
             tbody {
                 @for (i, r) in rows.iter().enumerate() {
                     @let chosen = selected.get(&r.id);
@@ -147,7 +183,9 @@ fn group_table(rows: &[GroupRow], selected: &Selected) -> Markup {
 async fn new_form(State(d): State<Arc<Daemon>>, admin: Admin, Query(q): Query<NewQuery>) -> UiResult {
     let app = d.app();
     let (orgs, orgs_error) = organisation_names(&app).await;
-    let connections: Vec<&str> = app.config().connections.iter().map(|c| c.name.as_str()).collect();
+    let connections: Vec<&ConnectionConfig> = app.config().connections.iter().collect();
+    let selectable = connections.iter().any(|c| !c.is_wonde());
+    let google = app.config().connection(&q.connection).is_some_and(ConnectionConfig::is_google);
     let chosen = !q.connection.is_empty() && !q.organisation.is_empty();
     let rows = if chosen {
         let search = Some(q.search.as_str()).filter(|s| !s.trim().is_empty());
@@ -157,8 +195,9 @@ async fn new_form(State(d): State<Arc<Daemon>>, admin: Admin, Query(q): Query<Ne
     };
     let default_name = orgs.get(&q.organisation).cloned().unwrap_or_else(|| q.organisation.clone());
     let content = html! {
-        @if connections.is_empty() {
-            p { "Create a connection first: " a href="/ui/connections/new" { "Create a connection" } }
+        @if !selectable {
+            p { "Create a Microsoft or Google connection first: " a href="/ui/connections/new" { "Create a connection" } }
+            @if !connections.is_empty() { p class="hint" { "A Wonde connection makes its own connection group: there is nothing to create for it." } }
         } @else {
             form method="get" action="/ui/groups/new" aria-label="Choose the connection and the organisation" {
                 fieldset {
@@ -166,7 +205,16 @@ async fn new_form(State(d): State<Arc<Daemon>>, admin: Admin, Query(q): Query<Ne
                     div class="field" {
                         label for="connection" { "Connection" }
                         select id="connection" name="connection" required {
-                            @for c in &connections { option value=(c) selected[q.connection == *c] { (c) } }
+                            @for c in &connections {
+                                @if c.is_wonde() {
+                                    option value=(c.name) disabled { (c.name) " (Wonde: makes its own connection group)" }
+                                } @else {
+                                    option value=(c.name) selected[q.connection == c.name] { (c.name) }
+                                }
+                            }
+                        }
+                        @if connections.iter().any(|c| c.is_wonde()) {
+                            p class="hint" id="connection-hint" { "A Wonde connection cannot be chosen: it makes its own connection group (see Connection groups)." }
                         }
                     }
                     div class="field" {
@@ -201,8 +249,12 @@ async fn new_form(State(d): State<Arc<Daemon>>, admin: Admin, Query(q): Query<Ne
                                 label for="name" { "Name of this connection group" }
                                 input id="name" name="name" type="text" value=(default_name) required;
                             }
-                            p class="hint" { "Security groups and Distribution groups can be synced (nested groups are followed). Microsoft 365 groups cannot, and say why." }
-                            @if rows.is_empty() { p { "No groups found." } } @else { (group_table(rows, &Selected::new())) }
+                            @if google {
+                                p class="hint" { "Every organisational unit can be synced, and includes the units under it: selecting a school's Students unit takes in its year units." }
+                            } @else {
+                                p class="hint" { "Security groups and Distribution groups can be synced (nested groups are followed). Microsoft 365 groups cannot, and say why." }
+                            }
+                            @if rows.is_empty() { p { "No groups found." } } @else { (group_table(rows, &Selected::new(), google)) }
                         }
                         button type="submit" { "Create connection group" }
                     }
@@ -253,6 +305,18 @@ async fn check_group(app: &App, group: &ConnectionGroupConfig) -> Result<(), Str
     if group.groups.is_empty() {
         return Err("Select at least one group.".into());
     }
+    let Some(connection) = app.config().connection(&group.connection) else {
+        return Err(format!("No connection is named `{}`.", group.connection));
+    };
+    if connection.is_wonde() {
+        return Err(format!(
+            "{} is a Wonde connection: it makes its own connection group, so none can be created for it.",
+            group.connection
+        ));
+    }
+    if connection.is_google() {
+        return check_units(app, group).await;
+    }
     let m = app.microsoft(&group.connection).map_err(|e| format!("{e:#}"))?;
     let ids: Vec<String> = group.groups.iter().map(|g| g.id.clone()).collect();
     let answers = m.graph.groups_by_id(&ids).await.map_err(|e| format!("the groups could not be read: {e}"))?;
@@ -269,6 +333,22 @@ async fn check_group(app: &App, group: &ConnectionGroupConfig) -> Result<(), Str
             }
             Err(e) if e.is_not_found() => problems.push(format!("`{}` ({}) does not exist", g.name, g.id)),
             Err(e) => problems.push(format!("`{}` could not be read: {e}", g.name)),
+        }
+    }
+    if problems.is_empty() { Ok(()) } else { Err(problems.join("; ")) }
+}
+
+/// Checks the organisational units of a Google connection group: each one exists in the account (its path, compared
+/// without regard to case as `groups` does) and has a role.
+async fn check_units(app: &App, group: &ConnectionGroupConfig) -> Result<(), String> {
+    let units = commands::group_rows(app, &group.connection, None).await.map_err(|e| format!("{e:#}"))?;
+    let mut problems = Vec::new();
+    for g in &group.groups {
+        if !ROLES.iter().any(|(r, _)| *r == g.role) {
+            problems.push(format!("`{}` needs a role (staff, student or governor)", g.name));
+        }
+        if !units.iter().any(|u| u.id.eq_ignore_ascii_case(&g.id)) {
+            problems.push(format!("`{}` is not an organisational unit of the account", g.id));
         }
     }
     if problems.is_empty() { Ok(()) } else { Err(problems.join("; ")) }
@@ -379,7 +459,7 @@ async fn edit_form(
                             input type="hidden" name=(format!("role:{}", g.id)) value=(g.role);
                         }
                     }
-                    (group_table(rows, &selected))
+                    (group_table(rows, &selected, app.config().connection(&group.connection).is_some_and(ConnectionConfig::is_google)))
                     button type="submit" { "Save changes" }
                 }
             }
@@ -405,12 +485,21 @@ async fn update(
 
 /// What deleting a connection group does to its users, in words.
 fn consequences(app: &App, group: &ConnectionGroupConfig, id: &str) -> Markup {
-    let others: Vec<&ConnectionGroupConfig> = app
+    let mut others: Vec<String> = app
         .config()
         .connection_groups
         .iter()
         .filter(|g| g.organisation == group.organisation && g.origin != Origin::Store(id.to_owned()))
+        .map(|g| g.name.clone())
         .collect();
+    // A Wonde connection's own connection group counts too.
+    others.extend(
+        app.config()
+            .connections
+            .iter()
+            .filter(|c| c.wonde_group().is_some_and(|w| w.organisation.as_str() == group.organisation))
+            .map(|c| format!("{} (Wonde)", c.name)),
+    );
     let policy = app.config().safety_policy();
     html! {
         @if others.is_empty() {
@@ -421,7 +510,7 @@ fn consequences(app: &App, group: &ConnectionGroupConfig, id: &str) -> Markup {
                 li { "Its run history stays." }
             }
         } @else {
-            p { (group.organisation) " stays synced from " (others.iter().map(|g| g.name.as_str()).collect::<Vec<_>>().join(", ")) "." }
+            p { (group.organisation) " stays synced from " (others.join(", ")) "." }
             ul {
                 li { "At its next sync, users who came only from this connection group (in none of the groups that remain) are " strong { "suspended" } ", not deleted; they are reactivated if they come back." }
                 li { "If that is more than " (policy.max_suspension_fraction * 100.0) " % of the users the sync manages, or more than " (policy.max_suspensions) ", the run is held and applies nothing until you approve it on User sync." }

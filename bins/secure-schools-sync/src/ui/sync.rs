@@ -54,11 +54,18 @@ struct OrgRow {
     next: Option<chrono::DateTime<chrono::Utc>>,
 }
 
-/// The organisations that have connection groups, labelled with their groups' names.
+/// The organisations that have connection groups (those configured, and those Wonde connections make), labelled
+/// with their groups' names.
 fn organisations(app: &App) -> Vec<(String, String)> {
     let mut names: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for g in &app.config().connection_groups {
         names.entry(g.organisation.clone()).or_default().push(g.name.clone());
+    }
+    for c in &app.config().connections {
+        if let Some(g) = c.wonde_group() {
+            let school = c.school_id.as_deref().unwrap_or("");
+            names.entry(g.organisation.to_string()).or_default().push(format!("{} (Wonde school {school})", c.name));
+        }
     }
     names.into_iter().map(|(org, groups)| (org, groups.join(", "))).collect()
 }
