@@ -286,7 +286,8 @@ fn configuration_errors_name_the_key_and_the_line() {
              type = \"schoolYear\"\nstart_date = \"2025-09-01\"\nend_date = \"2025-13-40\"\nschool_year = \"2026\"\n",
             "sync.toml:9: `academic_sessions[0].end_date`: must be a date written YYYY-MM-DD",
         ),
-        ("[[sources]]\nname = \"w\"\nkind = \"wonde\"\n", "unknown variant `wonde`"),
+        ("[[sources]]\nname = \"w\"\nkind = \"ldap\"\n", "unknown variant `ldap`"),
+        ("[[sources]]\nname = \"w\"\nkind = \"wonde\"\n", "missing field `school_id`"),
     ];
     for (text, expected) in cases {
         let err = SyncConfig::parse(text, Path::new("sync.toml")).unwrap_err().to_string();
