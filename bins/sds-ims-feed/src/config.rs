@@ -7,46 +7,14 @@ use chrono::NaiveDate;
 use oneroster_model::{AcademicSession, Base, GuidRef, GuidType, Org, OrgType, RoleType, SessionType};
 use serde::Deserialize;
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use sync_engine::SafetyPolicy;
 use sync_engine::model::{
     ConnectionGroup, ConnectionId, OrganisationId, Role, RolePrecedence, ScopeId, ScopeSelection,
 };
 
-/// A configuration that could not be used.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum ConfigError {
-    /// The file could not be read.
-    #[error("cannot read {}: {source}", path.display())]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        #[source]
-        source: std::io::Error,
-    },
-    /// The file is not valid TOML for this configuration; the message names the key and line.
-    #[error("{}: {message}", path.display())]
-    Parse {
-        /// The file.
-        path: PathBuf,
-        /// What and where.
-        message: String,
-    },
-    /// The file parses, but a value is wrong.
-    #[error("{}{}: `{key}`: {message}", path.display(), line.map(|l| format!(":{l}")).unwrap_or_default())]
-    Invalid {
-        /// The file.
-        path: PathBuf,
-        /// The key, e.g. `orgs[0].groups[1].role`.
-        key: String,
-        /// The line the key (or the table holding it) is on, 1-based, when it is in the file.
-        line: Option<usize>,
-        /// What is wrong.
-        message: String,
-    },
-}
+pub use config_file::ConfigError;
+use config_file::{is_env_name, is_name, line_of};
 
 /// One `[[orgs]]` entry: a school (or district) of the feed, and the groups its users come from.
 #[derive(Debug, Clone, Deserialize)]
@@ -111,20 +79,7 @@ pub struct SessionConfig {
     pub parent: Option<String>,
 }
 
-/// The national cloud of a Microsoft tenant.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
-#[serde(rename_all = "kebab-case")]
-pub enum CloudName {
-    /// The global service.
-    #[default]
-    Global,
-    /// US Government L4 (GCC High).
-    UsgovL4,
-    /// US Government L5 (DoD).
-    UsgovL5,
-    /// China (21Vianet).
-    China,
-}
+pub use graph_client::CloudName;
 
 /// A Microsoft Entra ID tenant read through Microsoft Graph with the app's own credentials (application
 /// permissions `GroupMember.Read.All` and `User.Read.All`, admin-consented).
@@ -153,20 +108,7 @@ pub struct MicrosoftConfig {
 impl MicrosoftConfig {
     /// The cloud to talk to, with the URL overrides applied (an override replaces that root only).
     pub fn cloud(&self) -> graph_client::Cloud {
-        use graph_client::Cloud;
-        let named = match self.cloud {
-            CloudName::Global => Cloud::Global,
-            CloudName::UsgovL4 => Cloud::UsGovL4,
-            CloudName::UsgovL5 => Cloud::UsGovL5,
-            CloudName::China => Cloud::China,
-        };
-        if self.authority_url.is_none() && self.graph_url.is_none() {
-            return named;
-        }
-        Cloud::Custom {
-            authority: self.authority_url.clone().unwrap_or_else(|| named.authority()),
-            graph: self.graph_url.clone().unwrap_or_else(|| named.graph_root()),
-        }
+        graph_client::Cloud::named(self.cloud, self.authority_url.clone(), self.graph_url.clone())
     }
 }
 
@@ -303,16 +245,6 @@ fn parse_role(text: &str) -> Option<RoleType> {
 
 fn parse_date(text: &str) -> Option<NaiveDate> {
     NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").ok()
-}
-
-fn is_name(name: &str) -> bool {
-    !name.is_empty() && name.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_')
-}
-
-fn is_env_name(name: &str) -> bool {
-    !name.is_empty()
-        && !name.starts_with(|c: char| c.is_ascii_digit())
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 impl SyncConfig {
@@ -593,38 +525,4 @@ impl SyncConfig {
             empty_scope_guard: self.safety.empty_group_guard,
         }
     }
-}
-
-/// The 1-based line of a key path such as `orgs[1].groups[0].role` in the TOML text: the key itself when it is
-/// there, else the deepest table on the path that is (a missing key is reported at its table). The same lookup as
-/// `secure-schools-sync`'s configuration.
-fn line_of(text: &str, key: &str) -> Option<usize> {
-    use toml::de::{DeTable, DeValue};
-    let root = DeTable::parse(text).ok()?;
-    let mut table = root.get_ref();
-    let mut offset = None;
-    let mut segments = key.split('.').peekable();
-    while let Some(segment) = segments.next() {
-        let (name, index) = match segment.split_once('[') {
-            Some((name, rest)) => (name, rest.trim_end_matches(']').parse::<usize>().ok()),
-            None => (segment, None),
-        };
-        let Some((_, value)) = table.iter().find(|(k, _)| k.get_ref().as_ref() == name) else { break };
-        let mut value = value;
-        if let Some(index) = index {
-            match value.get_ref() {
-                DeValue::Array(items) => match items.get(index) {
-                    Some(item) => value = item,
-                    None => break,
-                },
-                _ => break,
-            }
-        }
-        offset = Some(value.span().start);
-        match value.get_ref() {
-            DeValue::Table(inner) if segments.peek().is_some() => table = inner,
-            _ => break,
-        }
-    }
-    offset.map(|at| text[..at.min(text.len())].matches('\n').count() + 1)
 }

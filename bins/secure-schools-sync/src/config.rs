@@ -8,40 +8,8 @@ use sync_engine::model::{
 };
 use sync_engine::{SafetyPolicy, Schedule};
 
-/// A configuration that could not be used.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum ConfigError {
-    /// The file could not be read.
-    #[error("cannot read {}: {source}", path.display())]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        #[source]
-        source: std::io::Error,
-    },
-    /// The file is not valid TOML for this configuration; the message names the key and line.
-    #[error("{}: {message}", path.display())]
-    Parse {
-        /// The file.
-        path: PathBuf,
-        /// What and where.
-        message: String,
-    },
-    /// The file parses, but a value is wrong.
-    #[error("{}{}: `{key}`: {message}", path.display(), line.map(|l| format!(":{l}")).unwrap_or_default())]
-    Invalid {
-        /// The file.
-        path: PathBuf,
-        /// The key, e.g. `connections[0].tenant`.
-        key: String,
-        /// The line the key (or the table holding it) is on, 1-based, when it is in the file.
-        line: Option<usize>,
-        /// What is wrong.
-        message: String,
-    },
-}
+pub use config_file::ConfigError;
+use config_file::{is_env_name, line_of};
 
 /// Where a connection or a connection group is defined (see docs/ui.md, "One state, three editors").
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -71,20 +39,7 @@ pub enum AuthMode {
     AppOnly,
 }
 
-/// The national cloud of a tenant.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize, Default)]
-#[serde(rename_all = "kebab-case")]
-pub enum CloudName {
-    /// The global service.
-    #[default]
-    Global,
-    /// US Government L4 (GCC High).
-    UsgovL4,
-    /// US Government L5 (DoD).
-    UsgovL5,
-    /// China (21Vianet).
-    China,
-}
+pub use graph_client::CloudName;
 
 /// One `[[connections]]` entry.
 #[derive(Debug, Clone, PartialEq, Default, Deserialize)]
@@ -212,20 +167,7 @@ impl ConnectionConfig {
 
     /// The cloud to talk to, with the URL overrides applied (an override replaces that root only).
     pub fn cloud(&self) -> graph_client::Cloud {
-        use graph_client::Cloud;
-        let named = match self.cloud {
-            CloudName::Global => Cloud::Global,
-            CloudName::UsgovL4 => Cloud::UsGovL4,
-            CloudName::UsgovL5 => Cloud::UsGovL5,
-            CloudName::China => Cloud::China,
-        };
-        if self.authority_url.is_none() && self.graph_url.is_none() {
-            return named;
-        }
-        Cloud::Custom {
-            authority: self.authority_url.clone().unwrap_or_else(|| named.authority()),
-            graph: self.graph_url.clone().unwrap_or_else(|| named.graph_root()),
-        }
+        graph_client::Cloud::named(self.cloud, self.authority_url.clone(), self.graph_url.clone())
     }
 }
 
@@ -750,43 +692,4 @@ fn check_wonde(
         return Err(invalid(format!("connections[{i}].region"), e.to_string()));
     }
     Ok(())
-}
-
-fn is_env_name(name: &str) -> bool {
-    !name.is_empty()
-        && !name.starts_with(|c: char| c.is_ascii_digit())
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-}
-
-/// The 1-based line of a key path such as `connections[1].tenant` in the TOML text: the key itself when it is
-/// there, else the deepest table on the path that is (a missing key is reported at its table).
-fn line_of(text: &str, key: &str) -> Option<usize> {
-    use toml::de::{DeTable, DeValue};
-    let root = DeTable::parse(text).ok()?;
-    let mut table = root.get_ref();
-    let mut offset = None;
-    let mut segments = key.split('.').peekable();
-    while let Some(segment) = segments.next() {
-        let (name, index) = match segment.split_once('[') {
-            Some((name, rest)) => (name, rest.trim_end_matches(']').parse::<usize>().ok()),
-            None => (segment, None),
-        };
-        let Some((_, value)) = table.iter().find(|(k, _)| k.get_ref().as_ref() == name) else { break };
-        let mut value = value;
-        if let Some(index) = index {
-            match value.get_ref() {
-                DeValue::Array(items) => match items.get(index) {
-                    Some(item) => value = item,
-                    None => break,
-                },
-                _ => break,
-            }
-        }
-        offset = Some(value.span().start);
-        match value.get_ref() {
-            DeValue::Table(inner) if segments.peek().is_some() => table = inner,
-            _ => break,
-        }
-    }
-    offset.map(|at| text[..at.min(text.len())].matches('\n').count() + 1)
 }

@@ -3,6 +3,22 @@
 use std::fmt;
 use url::Url;
 
+/// A national cloud by the name configuration files give it: `global` (the default), `usgov-l4` (GCC High),
+/// `usgov-l5` (DoD) or `china` (21Vianet). [`Cloud::named`] turns it into a [`Cloud`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CloudName {
+    /// The global service.
+    #[default]
+    Global,
+    /// US Government L4 (GCC High).
+    UsgovL4,
+    /// US Government L5 (DoD).
+    UsgovL5,
+    /// China (21Vianet).
+    China,
+}
+
 /// Which Microsoft cloud a tenant lives in. The authority (sign-in) host and the Graph host are chosen together,
 /// as Microsoft documents them for national cloud deployments.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -33,6 +49,24 @@ fn url(s: &str) -> Url {
 }
 
 impl Cloud {
+    /// The cloud `name`, with its sign-in authority and Graph roots replaced where an override is given (proxies,
+    /// tests): an override replaces that root only.
+    pub fn named(name: CloudName, authority: Option<Url>, graph: Option<Url>) -> Cloud {
+        let named = match name {
+            CloudName::Global => Cloud::Global,
+            CloudName::UsgovL4 => Cloud::UsGovL4,
+            CloudName::UsgovL5 => Cloud::UsGovL5,
+            CloudName::China => Cloud::China,
+        };
+        if authority.is_none() && graph.is_none() {
+            return named;
+        }
+        Cloud::Custom {
+            authority: authority.unwrap_or_else(|| named.authority()),
+            graph: graph.unwrap_or_else(|| named.graph_root()),
+        }
+    }
+
     /// The authority root, e.g. `https://login.microsoftonline.com/`.
     pub fn authority(&self) -> Url {
         match self {

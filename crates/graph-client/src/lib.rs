@@ -42,7 +42,7 @@ pub mod tracking;
 
 pub use batch::{BatchRequest, BatchResponse, MAX_BATCH};
 pub use client::{GraphClient, GraphClientBuilder};
-pub use cloud::{Cloud, Tenant};
+pub use cloud::{Cloud, CloudName, Tenant};
 pub use delta::{DeltaStart, DeltaUser, GroupChange, GroupDelta};
 pub use error::GraphError;
 pub use models::{DirectoryRole, Group, GroupKind, Organization, Removed, User, UserBuilder, VerifiedDomain};
