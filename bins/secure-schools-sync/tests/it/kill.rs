@@ -61,8 +61,10 @@ async fn the_program_killed_with_sigkill_mid_apply_and_run_again_leaves_no_dupli
     tokio::time::timeout(Duration::from_secs(60), gate.wait_for(1))
         .await
         .expect("the program never reached its fourth batch");
-    // Three batches were answered (the counters count a request when its answer goes out; the held one's never does).
-    assert_eq!(env.batches(), 3);
+    // At most three batches were answered: the counters count a request when its answer goes out, the held one's
+    // never does, and with organisations synced in parallel the third answer may still be on its way while the fourth
+    // batch is already held.
+    assert!(env.batches() <= 3, "{} batches answered", env.batches());
     child.kill().unwrap(); // SIGKILL on Unix.
     let status = child.wait().unwrap(); // Reaped: its /proc entry is gone.
     assert!(!status.success());
