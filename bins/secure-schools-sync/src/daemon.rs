@@ -178,6 +178,29 @@ impl Daemon {
         self.live.subscribe()
     }
 
+    /// Whether nothing is running, queued or due now (an organisation triggered on demand counts as due).
+    pub fn is_idle(&self) -> bool {
+        let Ok(scheduler) = self.scheduler.lock() else { return false };
+        let live = self.live.borrow();
+        let now = chrono::Utc::now();
+        live.running.is_none() && live.queued.is_empty() && scheduler.next_due(now).is_none_or(|t| t > now)
+    }
+
+    /// Waits until at least `turns` scheduled turns have ended since start (see [`Daemon::finished_runs`]) and the
+    /// daemon is idle: what was triggered has run, including an organisation the schedule happened to run just
+    /// before a trigger asked for it again. For tests and tools that trigger runs and then read the results.
+    pub async fn settled(&self, turns: u64) {
+        let mut finished = self.finished_runs();
+        loop {
+            if *finished.borrow_and_update() >= turns && self.is_idle() {
+                return;
+            }
+            if finished.changed().await.is_err() {
+                return;
+            }
+        }
+    }
+
     /// When an organisation is next due, if it is scheduled.
     pub fn next_run(&self, organisation: &str) -> Option<chrono::DateTime<chrono::Utc>> {
         self.scheduler.lock().ok().and_then(|s| s.next_for(&OrganisationId::new(organisation)))
@@ -240,11 +263,19 @@ impl Daemon {
             if shutdown.is_requested() {
                 break;
             }
-            let due = self.scheduler.lock().map(|mut s| s.due(chrono::Utc::now())).unwrap_or_default();
-            self.live.send_modify(|l| {
-                l.version += 1;
-                l.queued = due.iter().map(|d| d.organisation.to_string()).collect();
-            });
+            // Taken from the scheduler and published as queued under its lock, so that `is_idle` never sees an
+            // organisation that is neither due nor queued yet.
+            let due = match self.scheduler.lock() {
+                Ok(mut scheduler) => {
+                    let due = scheduler.due(chrono::Utc::now());
+                    self.live.send_modify(|l| {
+                        l.version += 1;
+                        l.queued = due.iter().map(|d| d.organisation.to_string()).collect();
+                    });
+                    due
+                }
+                Err(_) => Vec::new(),
+            };
             for item in due {
                 if shutdown.is_requested() {
                     break;

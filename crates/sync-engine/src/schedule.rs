@@ -6,6 +6,8 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
+/// The least delay, in seconds, before an organisation's first scheduled run (see [`Scheduler::set_organisations`]).
+const FIRST_RUN_DELAY_SECS: i64 = 60;
 /// The schedule.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Schedule {
@@ -72,16 +74,20 @@ impl Scheduler {
         from + base + Duration::seconds(offset)
     }
 
-    /// Sets the organisations to schedule. New ones are first due within one jitter of `now` (spread out);
-    /// organisations no longer listed are dropped.
+    /// Sets the organisations to schedule. New ones are first due between a minute (or the jitter, if shorter) and
+    /// one jitter after `now` (spread out); organisations no longer listed are dropped.
     pub fn set_organisations(&mut self, organisations: impl IntoIterator<Item = OrganisationId>, now: DateTime<Utc>) {
         let wanted: BTreeSet<OrganisationId> = organisations.into_iter().collect();
         self.orgs.retain(|o, _| wanted.contains(o));
         self.on_demand.retain(|o| wanted.contains(o));
         for org in wanted {
             if !self.orgs.contains_key(&org) {
+                // The first run comes between a minute (or the whole jitter, if shorter) and the jitter after an
+                // organisation is scheduled: a daemon that has just started, or an organisation just added, is not
+                // synced in the same instant as its neighbours, nor twice when an operator asks for a sync at once.
                 let j = self.schedule.jitter.num_seconds().max(0);
-                let first = now + Duration::seconds(if j == 0 { 0 } else { self.rng.i64(0..=j) });
+                let first =
+                    now + Duration::seconds(if j == 0 { 0 } else { self.rng.i64(j.min(FIRST_RUN_DELAY_SECS)..=j) });
                 self.orgs.insert(org, OrgState { next: first, last_full: None });
             }
         }

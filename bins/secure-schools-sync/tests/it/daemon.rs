@@ -47,14 +47,13 @@ async fn endpoints_trigger_runs_and_report_them() {
     let (trigger, shutdown) = Shutdown::manual();
     let scheduler = daemon.clone().run_scheduler(shutdown);
     let test = async {
-        let mut finished = daemon.finished_runs();
         let (status, body) = call(&daemon, "POST", "/sync").await;
         assert_eq!(status, StatusCode::ACCEPTED);
         let accepted: serde_json::Value = serde_json::from_str(&body).unwrap();
         assert_eq!(accepted["organisations"].as_array().unwrap().len(), organisations);
         // The scheduler runs on this task too; wait for its turns to end (an event, not a poll).
         let turns = organisations as u64;
-        tokio::time::timeout(Duration::from_secs(60), finished.wait_for(|n| *n >= turns)).await.unwrap().unwrap();
+        tokio::time::timeout(Duration::from_secs(60), daemon.settled(turns)).await.unwrap();
         let (_, body) = call(&daemon, "GET", "/runs").await;
         let runs = serde_json::from_str::<Vec<serde_json::Value>>(&body).unwrap();
         assert_eq!(runs.len(), organisations, "{runs:#?}");
@@ -63,7 +62,7 @@ async fn endpoints_trigger_runs_and_report_them() {
         let org = env.sandbox.trust.schools[0].organisation_id.clone();
         let (status, _) = call(&daemon, "POST", &format!("/sync/{org}")).await;
         assert_eq!(status, StatusCode::ACCEPTED);
-        tokio::time::timeout(Duration::from_secs(60), finished.wait_for(|n| *n > turns)).await.unwrap().unwrap();
+        tokio::time::timeout(Duration::from_secs(60), daemon.settled(turns + 1)).await.unwrap();
         let (_, body) = call(&daemon, "GET", &format!("/runs?org={org}&limit=5")).await;
         assert_eq!(serde_json::from_str::<Vec<serde_json::Value>>(&body).unwrap().len(), 2);
 

@@ -459,7 +459,6 @@ async fn the_live_region_answers_as_soon_as_the_scheduler_moves() {
     let (trigger, shutdown) = secure_schools_sync::shutdown::Shutdown::manual();
     let scheduler = daemon.clone().run_scheduler(shutdown);
     let test = async {
-        let mut finished = daemon.finished_runs();
         // A long-poll waiting for the next change, and Sync all pressed meanwhile: the poll answers with the region.
         let poll = send(&router, get(&format!("/ui/sync/live?after={version}"), Some(&cookie)));
         let press = send(&router, post("/ui/sync/all", Some(&cookie), &[("csrf", &csrf)]));
@@ -467,10 +466,7 @@ async fn the_live_region_answers_as_soon_as_the_scheduler_moves() {
         assert_eq!((pressed.status, pressed.location()), (StatusCode::SEE_OTHER, "/ui/sync"));
         assert_eq!(answer.status, StatusCode::OK);
         assert!(answer.body.starts_with("<div id=\"live\" data-live-url=\"/ui/sync/live\""), "{}", answer.body);
-        tokio::time::timeout(std::time::Duration::from_secs(60), finished.wait_for(|n| *n >= organisations))
-            .await
-            .unwrap()
-            .unwrap();
+        tokio::time::timeout(std::time::Duration::from_secs(60), daemon.settled(organisations)).await.unwrap();
         // Once every run ended, the page shows each organisation's state and counts.
         let page = send(&router, get("/ui/sync", Some(&cookie))).await;
         assert!(page.body.contains("Sync all started"), "the one-time message");
@@ -799,14 +795,10 @@ mod kinds {
         let (trigger, shutdown) = secure_schools_sync::shutdown::Shutdown::manual();
         let scheduler = env.daemon.clone().run_scheduler(shutdown);
         let run = async {
-            let mut finished = env.daemon.finished_runs();
             let pressed = send(router, post("/ui/sync/all", c, &[("csrf", &csrf)])).await;
             assert_eq!(pressed.status, StatusCode::SEE_OTHER);
             let n = organisations.len() as u64;
-            tokio::time::timeout(std::time::Duration::from_secs(60), finished.wait_for(|f| *f >= n))
-                .await
-                .unwrap()
-                .unwrap();
+            tokio::time::timeout(std::time::Duration::from_secs(60), env.daemon.settled(n)).await.unwrap();
             let page = send(router, get("/ui/sync", c)).await;
             for org in &organisations {
                 let row = field(&page.body, &format!("data-organisation=\"{org}\"")).split("</tr>").next().unwrap();
