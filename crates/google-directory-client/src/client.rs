@@ -2,7 +2,7 @@
 
 use crate::auth::TokenSource;
 use crate::error::{self, DirectoryError};
-use http_retry::{HttpReply, Idempotency, Retrier, RetryObserver, RetryPolicy, Sleeper};
+use http_retry::{HttpReply, Idempotency, Retrier, RetryObserver, RetryPolicy, Sleeper, Transport};
 use std::sync::Arc;
 use std::time::Duration;
 use url::Url;
@@ -35,12 +35,7 @@ pub struct DirectoryClientBuilder {
     base_url: Option<Url>,
     tokens: Option<Arc<dyn TokenSource>>,
     account: Account,
-    policy: RetryPolicy,
-    observer: Option<Arc<dyn RetryObserver>>,
-    sleeper: Option<Sleeper>,
-    timeout: Duration,
-    connect_timeout: Duration,
-    http: Option<reqwest::Client>,
+    transport: Transport,
 }
 
 impl std::fmt::Debug for DirectoryClientBuilder {
@@ -73,60 +68,55 @@ impl DirectoryClientBuilder {
 
     /// The retry policy for every request (default [`RetryPolicy::default`]).
     pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
-        self.policy = policy;
+        self.transport.policy = policy;
         self
     }
 
     /// A hook that sees every answer and retry; see [`crate::DirectoryStats`].
     pub fn observer(mut self, observer: Arc<dyn RetryObserver>) -> Self {
-        self.observer = Some(observer);
+        self.transport.observer = Some(observer);
         self
     }
 
     /// How waits are made (tests record them instead).
     pub fn sleeper(mut self, sleeper: Sleeper) -> Self {
-        self.sleeper = Some(sleeper);
+        self.transport.sleeper = Some(sleeper);
         self
     }
 
     /// The time limit of one request attempt (default 60 s).
     pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
+        self.transport.timeout = timeout;
         self
     }
 
     /// The time limit to connect (default 10 s).
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.connect_timeout = timeout;
+        self.transport.connect_timeout = timeout;
         self
     }
 
     /// Uses this HTTP client instead of building one (its own timeouts then apply).
     pub fn http_client(mut self, http: reqwest::Client) -> Self {
-        self.http = Some(http);
+        self.transport.http = Some(http);
         self
     }
 
     /// The retrier this builder's settings make (policy, observer, sleeper, Google's throttling classifier), for
     /// a token source that should share them.
     pub fn retrier(&self) -> Retrier {
-        make_retrier(self.policy.clone(), self.observer.clone(), self.sleeper.clone())
+        self.transport.retrier().with_throttle_classifier(error::throttle_classifier())
     }
 
     /// Builds the client.
     pub fn build(self) -> Result<DirectoryClient, DirectoryError> {
         let tokens =
             self.tokens.clone().ok_or_else(|| DirectoryError::InvalidInput("a token source is required".into()))?;
-        let mut base = match self.base_url.clone() {
+        let base = match self.base_url.clone() {
             Some(url) => url,
             None => Url::parse(DEFAULT_BASE_URL).map_err(|e| DirectoryError::InvalidInput(e.to_string()))?,
         };
-        if !base.path().ends_with('/') {
-            base.set_path(&format!("{}/", base.path()));
-        }
-        if base.cannot_be_a_base() {
-            return Err(DirectoryError::InvalidInput(format!("`{base}` cannot be a base URL")));
-        }
+        let base = http_retry::transport::base_url(base).map_err(DirectoryError::InvalidInput)?;
         let name_ok = |s: &str| !s.trim().is_empty() && !s.contains(['/', '?', '#']);
         match &self.account {
             Account::Customer(id) if !name_ok(id) => {
@@ -137,29 +127,13 @@ impl DirectoryClientBuilder {
             }
             _ => {}
         }
-        let http = match self.http.clone() {
-            Some(http) => http,
-            None => reqwest::Client::builder()
-                .timeout(self.timeout)
-                .connect_timeout(self.connect_timeout)
-                .user_agent(concat!("rosterbridge-google-directory-client/", env!("CARGO_PKG_VERSION")))
-                .build()
-                .map_err(|e| DirectoryError::InvalidInput(format!("cannot build the HTTP client: {e}")))?,
-        };
+        let http = self
+            .transport
+            .http_client(concat!("rosterbridge-google-directory-client/", env!("CARGO_PKG_VERSION")))
+            .map_err(|e| DirectoryError::InvalidInput(format!("cannot build the HTTP client: {e}")))?;
         let retrier = self.retrier();
         Ok(DirectoryClient { inner: Arc::new(Inner { http, base, tokens, retrier, account: self.account }) })
     }
-}
-
-fn make_retrier(policy: RetryPolicy, observer: Option<Arc<dyn RetryObserver>>, sleeper: Option<Sleeper>) -> Retrier {
-    let mut retrier = Retrier::new(policy).with_throttle_classifier(error::throttle_classifier());
-    if let Some(observer) = observer {
-        retrier = retrier.with_observer(observer);
-    }
-    if let Some(sleeper) = sleeper {
-        retrier = retrier.with_sleeper(sleeper);
-    }
-    retrier
 }
 
 struct Inner {
@@ -197,12 +171,7 @@ impl DirectoryClient {
             base_url: None,
             tokens: None,
             account: Account::default(),
-            policy: RetryPolicy::default(),
-            observer: None,
-            sleeper: None,
-            timeout: Duration::from_secs(60),
-            connect_timeout: Duration::from_secs(10),
-            http: None,
+            transport: Transport::new(Duration::from_secs(60)),
         }
     }
 

@@ -3,7 +3,7 @@
 use crate::auth::TokenSource;
 use crate::cloud::Cloud;
 use crate::error::{self, GraphError};
-use http_retry::{HttpReply, Idempotency, Retrier, RetryObserver, RetryPolicy, Sleeper};
+use http_retry::{HttpReply, Idempotency, Retrier, RetryObserver, RetryPolicy, Sleeper, Transport};
 use reqwest::Method;
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,12 +15,7 @@ pub struct GraphClientBuilder {
     cloud: Cloud,
     base_url: Option<Url>,
     tokens: Option<Arc<dyn TokenSource>>,
-    policy: RetryPolicy,
-    observer: Option<Arc<dyn RetryObserver>>,
-    sleeper: Option<Sleeper>,
-    timeout: Duration,
-    connect_timeout: Duration,
-    http: Option<reqwest::Client>,
+    transport: Transport,
 }
 
 impl std::fmt::Debug for GraphClientBuilder {
@@ -53,66 +48,50 @@ impl GraphClientBuilder {
 
     /// The retry policy for every request (default [`RetryPolicy::default`]).
     pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
-        self.policy = policy;
+        self.transport.policy = policy;
         self
     }
 
     /// A hook that sees every answer (throttling headers) and retry; see [`crate::ThrottleStats`].
     pub fn observer(mut self, observer: Arc<dyn RetryObserver>) -> Self {
-        self.observer = Some(observer);
+        self.transport.observer = Some(observer);
         self
     }
 
     /// How waits are made (tests record them instead).
     pub fn sleeper(mut self, sleeper: Sleeper) -> Self {
-        self.sleeper = Some(sleeper);
+        self.transport.sleeper = Some(sleeper);
         self
     }
 
     /// The time limit of one request attempt (default 100 s, Graph's own gateway limit).
     pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
+        self.transport.timeout = timeout;
         self
     }
 
     /// The time limit to connect (default 10 s).
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.connect_timeout = timeout;
+        self.transport.connect_timeout = timeout;
         self
     }
 
     /// Uses this HTTP client instead of building one (its own timeouts then apply).
     pub fn http_client(mut self, http: reqwest::Client) -> Self {
-        self.http = Some(http);
+        self.transport.http = Some(http);
         self
     }
 
     /// Builds the client.
     pub fn build(self) -> Result<GraphClient, GraphError> {
         let tokens = self.tokens.ok_or_else(|| GraphError::InvalidInput("a token source is required".into()))?;
-        let mut base = self.base_url.unwrap_or_else(|| self.cloud.graph_v1());
-        if !base.path().ends_with('/') {
-            base.set_path(&format!("{}/", base.path()));
-        }
-        if base.cannot_be_a_base() {
-            return Err(GraphError::InvalidInput(format!("`{base}` cannot be a base URL")));
-        }
-        let http = match self.http {
-            Some(http) => http,
-            None => reqwest::Client::builder()
-                .timeout(self.timeout)
-                .connect_timeout(self.connect_timeout)
-                .user_agent(concat!("rosterbridge-graph-client/", env!("CARGO_PKG_VERSION")))
-                .build()
-                .map_err(|e| GraphError::InvalidInput(format!("cannot build the HTTP client: {e}")))?,
-        };
-        let mut retrier = Retrier::new(self.policy);
-        if let Some(observer) = self.observer {
-            retrier = retrier.with_observer(observer);
-        }
-        if let Some(sleeper) = self.sleeper {
-            retrier = retrier.with_sleeper(sleeper);
-        }
+        let base = self.base_url.unwrap_or_else(|| self.cloud.graph_v1());
+        let base = http_retry::transport::base_url(base).map_err(GraphError::InvalidInput)?;
+        let http = self
+            .transport
+            .http_client(concat!("rosterbridge-graph-client/", env!("CARGO_PKG_VERSION")))
+            .map_err(|e| GraphError::InvalidInput(format!("cannot build the HTTP client: {e}")))?;
+        let retrier = self.transport.retrier();
         Ok(GraphClient { inner: Arc::new(Inner { http, base, tokens, retrier }) })
     }
 }
@@ -166,12 +145,7 @@ impl GraphClient {
             cloud: Cloud::Global,
             base_url: None,
             tokens: None,
-            policy: RetryPolicy::default(),
-            observer: None,
-            sleeper: None,
-            timeout: Duration::from_secs(100),
-            connect_timeout: Duration::from_secs(10),
-            http: None,
+            transport: Transport::new(Duration::from_secs(100)),
         }
     }
 

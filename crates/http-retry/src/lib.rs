@@ -29,6 +29,7 @@ mod failure;
 mod policy;
 mod retrier;
 mod retry_after;
+pub mod transport;
 
 pub use failure::{ApiFailure, THROTTLING_CODES};
 pub use policy::RetryPolicy;
@@ -37,3 +38,4 @@ pub use retrier::{
     TransportError,
 };
 pub use retry_after::{parse_retry_after, retry_after_from_headers};
+pub use transport::Transport;

@@ -2,7 +2,7 @@
 
 use crate::error::{self, WondeError};
 use crate::region::Region;
-use http_retry::{HttpReply, Idempotency, Retrier, RetryObserver, RetryPolicy, Sleeper};
+use http_retry::{HttpReply, Idempotency, Retrier, RetryObserver, RetryPolicy, Sleeper, Transport};
 use secrecy::{ExposeSecret, SecretString};
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,12 +14,7 @@ pub struct WondeClientBuilder {
     region: Region,
     base_url: Option<Url>,
     token: Option<SecretString>,
-    policy: RetryPolicy,
-    observer: Option<Arc<dyn RetryObserver>>,
-    sleeper: Option<Sleeper>,
-    timeout: Duration,
-    connect_timeout: Duration,
-    http: Option<reqwest::Client>,
+    transport: Transport,
 }
 
 impl std::fmt::Debug for WondeClientBuilder {
@@ -54,37 +49,37 @@ impl WondeClientBuilder {
 
     /// The retry policy for every request (default [`RetryPolicy::default`]).
     pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
-        self.policy = policy;
+        self.transport.policy = policy;
         self
     }
 
     /// A hook that sees every answer and retry (metrics).
     pub fn observer(mut self, observer: Arc<dyn RetryObserver>) -> Self {
-        self.observer = Some(observer);
+        self.transport.observer = Some(observer);
         self
     }
 
     /// How waits are made (tests record them instead).
     pub fn sleeper(mut self, sleeper: Sleeper) -> Self {
-        self.sleeper = Some(sleeper);
+        self.transport.sleeper = Some(sleeper);
         self
     }
 
     /// The time limit of one request attempt (default 60 s).
     pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
+        self.transport.timeout = timeout;
         self
     }
 
     /// The time limit to connect (default 10 s).
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.connect_timeout = timeout;
+        self.transport.connect_timeout = timeout;
         self
     }
 
     /// Uses this HTTP client instead of building one (its own timeouts then apply).
     pub fn http_client(mut self, http: reqwest::Client) -> Self {
-        self.http = Some(http);
+        self.transport.http = Some(http);
         self
     }
 
@@ -94,32 +89,16 @@ impl WondeClientBuilder {
         if token.expose_secret().trim().is_empty() {
             return Err(WondeError::InvalidInput("the Wonde API token is empty".into()));
         }
-        let mut base = match self.base_url {
+        let base = match self.base_url {
             Some(url) => url,
             None => self.region.base_url().map_err(|e| WondeError::InvalidInput(e.to_string()))?,
         };
-        if !base.path().ends_with('/') {
-            base.set_path(&format!("{}/", base.path()));
-        }
-        if base.cannot_be_a_base() {
-            return Err(WondeError::InvalidInput(format!("`{base}` cannot be a base URL")));
-        }
-        let http = match self.http {
-            Some(http) => http,
-            None => reqwest::Client::builder()
-                .timeout(self.timeout)
-                .connect_timeout(self.connect_timeout)
-                .user_agent(concat!("rosterbridge-wonde-client/", env!("CARGO_PKG_VERSION")))
-                .build()
-                .map_err(|e| WondeError::InvalidInput(format!("cannot build the HTTP client: {e}")))?,
-        };
-        let mut retrier = Retrier::new(self.policy);
-        if let Some(observer) = self.observer {
-            retrier = retrier.with_observer(observer);
-        }
-        if let Some(sleeper) = self.sleeper {
-            retrier = retrier.with_sleeper(sleeper);
-        }
+        let base = http_retry::transport::base_url(base).map_err(WondeError::InvalidInput)?;
+        let http = self
+            .transport
+            .http_client(concat!("rosterbridge-wonde-client/", env!("CARGO_PKG_VERSION")))
+            .map_err(|e| WondeError::InvalidInput(format!("cannot build the HTTP client: {e}")))?;
+        let retrier = self.transport.retrier();
         Ok(WondeClient { inner: Arc::new(Inner { http, base, token, retrier }) })
     }
 }
@@ -153,12 +132,7 @@ impl WondeClient {
             region: Region::default(),
             base_url: None,
             token: None,
-            policy: RetryPolicy::default(),
-            observer: None,
-            sleeper: None,
-            timeout: Duration::from_secs(60),
-            connect_timeout: Duration::from_secs(10),
-            http: None,
+            transport: Transport::new(Duration::from_secs(60)),
         }
     }
 
